@@ -43,4 +43,10 @@ def write_file_atomic(module, path, content, mode=0o600):
         os.fsync(fd)
     finally:
         os.close(fd)
-    module.atomic_move(tmp, os.path.abspath(path))
+    # atomic_move() chmods a NEW file to 0666 & ~umask after the rename; a umask of 077
+    # keeps it 0600 until the caller applies the requested mode.
+    old_umask = os.umask(0o077)
+    try:
+        module.atomic_move(tmp, os.path.abspath(path))
+    finally:
+        os.umask(old_umask)
