@@ -16,7 +16,7 @@ DOCUMENTATION = r'''
 name: registry
 short_description: Validation helpers of the dockyard.registry.registry role
 version_added: 0.1.0
-author: dockyard.registry developers
+author: dockyard.registry developers (@dockyard)
 description:
   - C(invalid_names) returns one message for each entry of a list that is not a valid DNS name or
     IP address for a certificate.
@@ -75,7 +75,7 @@ def invalid_names(names, variable='names', indexed=True):
         try:
             parse_subject_alt_name(name, '%s[%d]' % (variable, index) if indexed else variable)
         except CertificateError as exc:
-            problems.append(str(exc).split('; ')[0])
+            problems.append(str(exc).split('; ', maxsplit=1)[0])
     return problems
 
 

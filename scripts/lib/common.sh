@@ -37,5 +37,22 @@ sync_collection_copy() {
   mkdir -p "$dest"
   rsync -a --delete --exclude .git --exclude .venv --exclude .build --exclude tests/output \
     --exclude __pycache__ --exclude .pytest_cache "$REPO/" "$dest/"
+  # ansible-test lists files through git: give the copy a work tree of its own, or it is seen as
+  # untracked files of the enclosing checkout and every target is skipped.
+  [ -d "$dest/.git" ] || git -C "$dest" init -q
   echo "$dest"
+}
+
+# ansible-test bootstraps pip in its virtualenvs with a script it downloads from a host CI cannot
+# reach; put our offline equivalent where it caches that download (for the pip version it pins).
+install_ansible_test_bootstrap() {
+  local version
+  version=$(python - <<'PY'
+import re, ansible_test, os
+src = open(os.path.join(os.path.dirname(ansible_test.__file__), '_internal', 'python_requirements.py')).read()
+print(re.search(r"pip='([0-9.]+)'", src).group(1))
+PY
+)
+  mkdir -p "$HOME/.ansible/test/cache"
+  cp "$REPO/tests/ansible-test/get_pip.py" "$HOME/.ansible/test/cache/get_pip_${version//./_}.py"
 }
