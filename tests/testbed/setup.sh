@@ -90,7 +90,9 @@ EOF
   if [ ! -e /etc/apt/preferences.d/trixie-low ]; then
     printf 'Package: *\nPin: release n=trixie\nPin-Priority: 100\n' > /etc/apt/preferences.d/trixie-low
   fi
-  if ! apt-cache show "docker-compose=$COMPOSE_VERSION" >/dev/null 2>&1; then
+  # (apt-cache show PKG=VERSION exits 0 even when the version is unknown)
+  if ! apt-cache madison docker-compose 2>/dev/null | awk -F'|' '{gsub(/ /, "", $2); print $2}' \
+       | grep -qxF "$COMPOSE_VERSION"; then
     apt_updated=''
     apt_update
   fi
