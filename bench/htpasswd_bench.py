@@ -1,9 +1,8 @@
-#!/usr/bin/env python3
 # -*- coding: utf-8 -*-
 # Copyright (c) dockyard.registry contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Benchmark dockyard.registry.htpasswd against community.general.htpasswd in a loop.
+"""bench/htpasswd: benchmark dockyard.registry.htpasswd against community.general.htpasswd in a loop.
 
 Both write bcrypt entries at the same cost (default 5, the default of Apache's
 `htpasswd -B`) for the same N users (default 1000) into a fresh file, then run again with
@@ -39,6 +38,7 @@ import tempfile
 import time
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PROJECT_VENV = os.environ.get('DOCKYARD_VENV') or os.path.join(REPO, '.venv')  # as scripts/lib/common.sh
 BENCH_VENV = os.path.join(REPO, '.build', 'bench-venv-htpasswd')
 BASELINE_REQUIREMENTS = ['ansible-core==2.19.14', 'passlib==1.7.4', 'bcrypt<4.1']
 ROUNDS_ENV = 'DOCKYARD_BENCH_PASSLIB_BCRYPT_ROUNDS'
@@ -129,11 +129,11 @@ def ensure_bench_venv(cost):
     return python
 
 
-def community_general_path(env):
+def community_general_path():
     """The collections directory of the ansible==12.3.0 package in the project venv."""
     code = ('import importlib.metadata as m, sysconfig, json; '
             'print(json.dumps([m.version("ansible"), sysconfig.get_paths()["purelib"]]))')
-    version, site = json.loads(subprocess.run([os.path.join(env['VIRTUAL_ENV_BENCH'], 'bin', 'python'), '-c', code],
+    version, site = json.loads(subprocess.run([os.path.join(PROJECT_VENV, 'bin', 'python'), '-c', code],
                                               check=True, stdout=subprocess.PIPE, text=True).stdout)
     if not os.path.isfile(os.path.join(site, 'ansible_collections', 'community', 'general', 'plugins',
                                        'modules', 'htpasswd.py')):
@@ -147,7 +147,7 @@ def run_playbook(ansible_playbook, playbook, vars_file, python, env, expect_chan
     cmd = [ansible_playbook, '-i', 'localhost,', '-c', 'local',
            '-e', 'ansible_python_interpreter=%s' % python, '-e', '@%s' % vars_file, playbook]
     started = time.monotonic()
-    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, check=False)
     seconds = time.monotonic() - started
     recap = [line for line in proc.stdout.splitlines() if line.startswith('localhost ')]
     if proc.returncode != 0 or not recap:
@@ -175,7 +175,7 @@ def check_entries(path, users, expect_prefix):
 
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='bench/htpasswd', description=__doc__.split('\n\n', maxsplit=1)[0])
     parser.add_argument('--users', type=int, default=1000, help='number of users (default 1000)')
     parser.add_argument('--cost', type=int, default=5, help='bcrypt cost for both (default 5, as htpasswd -B)')
     parser.add_argument('--baseline-users', type=int, default=200,
@@ -188,13 +188,12 @@ def main():
     baseline_n = args.users if args.baseline_users in (0, None) else min(args.users, args.baseline_users)
 
     env = project_env()
-    env['VIRTUAL_ENV_BENCH'] = os.path.join(REPO, '.venv')
     env['ANSIBLE_PIPELINING'] = '1'
     env['ANSIBLE_NOCOLOR'] = '1'
     bench_python = ensure_bench_venv(args.cost)
-    cg_site, ansible_version, cg_version = community_general_path(env)
-    ours_python = os.path.join(env['VIRTUAL_ENV_BENCH'], 'bin', 'python')
-    ours_playbook_bin = os.path.join(env['VIRTUAL_ENV_BENCH'], 'bin', 'ansible-playbook')
+    cg_site, ansible_version, cg_version = community_general_path()
+    ours_python = os.path.join(PROJECT_VENV, 'bin', 'python')
+    ours_playbook_bin = os.path.join(PROJECT_VENV, 'bin', 'ansible-playbook')
     base_playbook_bin = os.path.join(BENCH_VENV, 'bin', 'ansible-playbook')
 
     work = tempfile.mkdtemp(prefix='bench-htpasswd-', dir=os.path.join(REPO, '.build'))
@@ -243,8 +242,8 @@ def main():
     print()
     print('htpasswd benchmark: %d users, bcrypt cost %d, %d CPUs' % (args.users, args.cost, cpus))
     print('%-44s %12s %14s' % ('', 'apply', 'no-op rerun'))
-    print('%-44s %11.1fs %13.1fs' % ('community.general.htpasswd, loop' + ('*' if note else ''),
-                                    base_apply_n, base_rerun_n))
+    baseline_label = 'community.general.htpasswd, loop' + ('*' if note else '')
+    print('%-44s %11.1fs %13.1fs' % (baseline_label, base_apply_n, base_rerun_n))
     print('%-44s %11.1fs %13.1fs' % ('dockyard.registry.htpasswd, one task', ours_apply, ours_rerun))
     print('%-44s %11.1fx %13.1fx' % ('ratio baseline/ours', base_apply_n / ours_apply, base_rerun_n / ours_rerun))
     if note:

@@ -30,7 +30,7 @@ description:
     lines that are not C(name:hash) entries are kept unchanged; the latter cause a warning
     that gives their line numbers, never their content.
   - Results, warnings and the diff contain user names only, never passwords or hashes.
-author: dockyard.registry developers
+author: dockyard.registry developers (@dockyard)
 requirements:
   - bcrypt >= 3.1.7 (the C(bcrypt) library is used directly; passlib is not needed)
 extends_documentation_fragment:

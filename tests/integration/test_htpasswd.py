@@ -81,7 +81,7 @@ def run_playbook(tmp_path, path, users, check=False, exclusive=False):
         cmd.append('--check')
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
                ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))
-    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900)
+    proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=str(tmp_path), timeout=900, check=False)
     output = proc.stdout + proc.stderr
     assert proc.returncode == 0, output[-4000:]
     return json.loads(result_path.read_text()), output
@@ -98,7 +98,7 @@ def assert_no_secrets(output, users, path):
 
 
 def htpasswd_verifies(path, name, secret):
-    proc = subprocess.run([HTPASSWD, '-vb', str(path), name, secret], capture_output=True, text=True)
+    proc = subprocess.run([HTPASSWD, '-vb', str(path), name, secret], capture_output=True, text=True, check=False)
     return proc.returncode == 0
 
 
@@ -203,7 +203,7 @@ def http_status(url, user=None, secret=None):
     cmd = [CURL, '-s', '-o', '/dev/null', '-w', '%{http_code}', '--max-time', '10']
     if user is not None:
         cmd += ['-u', '%s:%s' % (user, secret)]
-    proc = subprocess.run(cmd + [url], capture_output=True, text=True)
+    proc = subprocess.run(cmd + [url], capture_output=True, text=True, check=False)
     return int(proc.stdout or 0)
 
 
