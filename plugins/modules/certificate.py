@@ -11,7 +11,7 @@ DOCUMENTATION = r'''
 module: certificate
 short_description: TLS private key and certificate for a registry (self-signed, own CA, or CSR flow)
 version_added: 0.1.0
-author: dockyard.registry developers
+author: dockyard.registry developers (@dockyard)
 description:
   - Creates and renews the private key and TLS server certificate a registry serves, a small
     certificate authority (CA) to sign them, and supports a certificate signing request (CSR)

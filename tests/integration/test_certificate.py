@@ -65,7 +65,8 @@ def play(request, tmp_path):
             'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
             'vars': {'ansible_python_interpreter': interpreter}, 'tasks': tasks}]))
         cmd = ['ansible-playbook', '--diff', '-i', 'localhost,', str(playbook)] + (['--check'] if check else [])
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
+                              check=False)
         assert (proc.returncode != 0) == expect_failure, proc.stdout[-3000:] + proc.stderr[-3000:]
         output = json.loads(proc.stdout)
         results = dict((t['task']['name'], t['hosts']['localhost']) for t in output['plays'][0]['tasks'])
@@ -102,7 +103,7 @@ def task(name, **args):
 
 def openssl(*args, **kwargs):
     return subprocess.run([OPENSSL] + list(args), stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          universal_newlines=True, **kwargs)
+                          universal_newlines=True, check=False, **kwargs)
 
 
 def assert_key_and_certificate(key_path, cert_path, san_text):
@@ -175,7 +176,7 @@ def curl(url, cacert=None):
     cmd = [CURL, '-sS', '--noproxy', '*', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', url]
     if cacert:
         cmd[1:1] = ['--cacert', str(cacert)]
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
 
 
 def assert_served(port, ca, wrong_ca):
@@ -296,9 +297,10 @@ def test_bad_input(play, tmp_path):
     certs = tmp_path / 'certs'
     certs.mkdir()
     target = dict(path=str(certs / 'r.crt'), privatekey_path=str(certs / 'r.key'))
-    tasks = [dict(task('bad %d' % i, **dict(args, **target)), ignore_errors=True) for i, (args, _) in enumerate(BAD_INPUT)]
+    tasks = [dict(task('bad %d' % i, **dict(case[0], **target)), ignore_errors=True) for i, case in enumerate(BAD_INPUT)]
     results = play(tasks)
-    for i, (_, message) in enumerate(BAD_INPUT):
+    for i, case in enumerate(BAD_INPUT):
+        message = case[1]
         result = results['bad %d' % i]
         assert result['failed'] and message in result['msg'], result
     assert os.listdir(str(certs)) == []

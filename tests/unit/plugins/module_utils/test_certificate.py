@@ -175,8 +175,8 @@ def test_evaluate_key(keys):
 
 # ------------------------------------------------------------------ helpers for plans
 
-def self_signed(tmp_state=None, sans=SANS, spec=P256, now=NOW, valid_days=365, renew=30, force=False,
-                key=None, cert=None):
+def self_signed(sans=None, spec=P256, now=NOW, valid_days=365, renew=30, force=False, key=None, cert=None):
+    sans = SANS if sans is None else sans
     return c.plan_server(Source('/k', key), Source('/c', cert), sans, c.default_common_name(sans), spec,
                          valid_days, renew, now, force=force)
 
@@ -186,7 +186,8 @@ def make_ca(now=NOW, common_name='test CA', spec=P256):
     return plan.key_pem, plan.cert_pem
 
 
-def ca_signed(ca, key=None, cert=None, sans=SANS, now=NOW, renew=30, force=False, spec=P256):
+def ca_signed(ca, key=None, cert=None, sans=None, now=NOW, renew=30, force=False, spec=P256):
+    sans = SANS if sans is None else sans
     ca_key, ca_cert = ca
     return c.plan_server(Source('/k', key), Source('/c', cert), sans, c.default_common_name(sans), spec,
                          365, renew, now, force=force, ca_cert_src=Source('/ca.crt', ca_cert),
@@ -402,7 +403,8 @@ def test_ca_errors(ca, other_ca):
 
 # ------------------------------------------------------------------ csr -> sign -> install
 
-def csr_plan(key=None, cert=None, ca_cert=None, sans=SANS, now=NOW, force=False):
+def csr_plan(key=None, cert=None, ca_cert=None, sans=None, now=NOW, force=False):
+    sans = SANS if sans is None else sans
     ca_src = Source('/ca.crt', ca_cert) if ca_cert is not None else None
     return c.plan_csr(Source('/k', key), Source('/c', cert), sans, c.default_common_name(sans), P256, 30, now,
                       force=force, ca_cert_src=ca_src)
