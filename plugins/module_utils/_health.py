@@ -64,11 +64,13 @@ class HealthError(Exception):
 
 
 class _StepFailed(Exception):
-    """One step of the round trip failed; carries the HTTP status of that step."""
+    """One step of the round trip failed; carries the HTTP status of that step. ``final`` when the
+    image was pushed and pulled back and only the delete failed: pushing again cannot change that."""
 
-    def __init__(self, msg, status=None):
+    def __init__(self, msg, status=None, final=False):
         super(_StepFailed, self).__init__(msg)
         self.status = status
+        self.final = final
 
 
 class Target(object):
@@ -171,6 +173,15 @@ def skipped_result(msg):
 def not_run_result(msg):
     """A check that could not run because an earlier one failed: it fails the module."""
     return check_result(False, 'not run: %s' % msg)
+
+
+def empty_result(reason):
+    """The full result shape when no check could run (e.g. invalid parameters)."""
+    return {
+        'changed': False, 'checks': dict((name, not_run_result(reason)) for name in CHECK_NAMES),
+        'api_version': None, 'repositories': None, 'cert_not_after': None, 'days_left': None,
+        'attempts': 0, 'elapsed': 0.0,
+    }
 
 
 def failing_checks(checks):
@@ -407,8 +418,9 @@ class RegistryClient(object):
         kwargs = {}
         if auth and self._username:
             if not same_origin(self.base, url):
-                raise _StepFailed('registry sent a URL on another origin (%s); credentials are not sent there'
-                                  % urlsplit(url).netloc)
+                return Response(error='%s %s: the registry sent a URL on another origin (%s); credentials are '
+                                      'not sent there' % (method, urlsplit(url).path, urlsplit(url).netloc),
+                                latency_ms=0)
             kwargs = dict(url_username=self._username, url_password=self._password, force_basic_auth=True)
         start = self._clock()
         resp = Response()
@@ -473,9 +485,9 @@ def run_catalog(client):
                         status=200, latency_ms=latency), count
 
 
-def _expect(resp, status, what):
+def _expect(resp, status, what, final=False):
     if resp.status != status:
-        raise _StepFailed('%s: expected %d, got %s' % (what, status, describe_response(resp)), resp.status)
+        raise _StepFailed('%s: expected %d, got %s' % (what, status, describe_response(resp)), resp.status, final)
     return resp
 
 
@@ -532,32 +544,38 @@ def _round_trip_steps(client, repository, tag, payload, delete_expected):
     if resp.status == 405:
         if delete_expected:
             raise _StepFailed('%s, but delete disabled on the registry (DELETE manifest: %s) although '
-                              'delete_expected=true' % (pushed, describe_response(resp)), 405)
+                              'delete_expected=true' % (pushed, describe_response(resp)), 405, final=True)
         return '%s; delete disabled on the registry (DELETE manifest: %s), the tag stays' % (
             pushed, describe_response(resp)), 405
-    _expect(resp, 202, '%s; DELETE manifest %s' % (pushed, manifest_digest))
+    _expect(resp, 202, '%s; DELETE manifest %s' % (pushed, manifest_digest), final=True)
     _expect(client.call('GET', '%s/manifests/%s' % (base, manifest_digest), auth=True,
                         headers={'Accept': MEDIA_MANIFEST}),
-            404, '%s; GET of the deleted manifest' % pushed)
+            404, '%s; GET of the deleted manifest' % pushed, final=True)
     for digest in (layer_digest, config_digest):
         _expect(client.call('DELETE', '%s/blobs/%s' % (base, digest), auth=True), 202,
-                '%s; DELETE blob %s' % (pushed, digest))
+                '%s; DELETE blob %s' % (pushed, digest), final=True)
     return '%s; manifest and blobs deleted (202)' % pushed, 202
 
 
 def run_round_trip(client, repository, delete_expected, now, random_bytes=os.urandom, clock=time.monotonic):
+    """Return (check result, final): final when another attempt would only push another image
+    (it passed, or only its delete failed)."""
     start = clock()
     tag = unique_tag(now, random_bytes(4).hex())
     try:
         msg, status = _round_trip_steps(client, repository, tag, random_bytes(64), delete_expected)
-        ok = True
+        ok = final = True
     except _StepFailed as exc:
-        msg, status, ok = str(exc), exc.status, False
-    return check_result(ok, msg, status=status, latency_ms=int(round((clock() - start) * 1000)))
+        msg, status, ok, final = str(exc), exc.status, False, exc.final
+    return check_result(ok, msg, status=status, latency_ms=int(round((clock() - start) * 1000))), final
 
 
-def run_checks(client, target, context, params, now, clock=time.monotonic):
-    """One attempt of every check. Return (checks, facts)."""
+def run_checks(client, target, context, params, now, state=None, clock=time.monotonic):
+    """One attempt of every check. Return (checks, facts).
+
+    ``state`` (a dict kept across attempts) remembers a final round-trip result, so that retries
+    do not push one more image each second."""
+    state = {} if state is None else state
     checks = {}
     facts = {'api_version': None, 'repositories': None, 'cert_not_after': None, 'days_left': None}
     username = params['username']
@@ -602,9 +620,13 @@ def run_checks(client, target, context, params, now, clock=time.monotonic):
 
     if not params['round_trip']:
         checks['round_trip'] = skipped_result('round_trip=false')
+    elif 'round_trip' in state:
+        checks['round_trip'] = state['round_trip']
     elif reachable is None and not failing_checks(checks):
-        checks['round_trip'] = run_round_trip(
+        checks['round_trip'], final = run_round_trip(
             client, params['round_trip_repository'], params['delete_expected'], now, clock=clock)
+        if final:
+            state['round_trip'] = checks['round_trip']
 
     for name in CHECK_NAMES:
         if name not in checks:
@@ -612,15 +634,16 @@ def run_checks(client, target, context, params, now, clock=time.monotonic):
     return checks, facts
 
 
-def run_with_retries(attempt, timeout, clock=time.monotonic, sleep=time.sleep, interval=RETRY_INTERVAL):
-    """Call ``attempt()`` -> (checks, facts) until every check is ok or ``timeout`` seconds passed.
-    Return (checks, facts, attempts, elapsed seconds)."""
+def run_with_retries(attempt, timeout, clock=time.monotonic, sleep=time.sleep, interval=RETRY_INTERVAL,
+                     final=lambda checks: False):
+    """Call ``attempt()`` -> (checks, facts) until every check is ok, ``final(checks)`` says no retry
+    can help, or ``timeout`` seconds passed. Return (checks, facts, attempts, elapsed seconds)."""
     start = clock()
     attempts = 0
     while True:
         attempts += 1
         checks, facts = attempt()
         elapsed = clock() - start
-        if not failing_checks(checks) or elapsed >= timeout:
+        if not failing_checks(checks) or final(checks) or elapsed >= timeout:
             return checks, facts, attempts, round(elapsed, 3)
         sleep(min(interval, timeout - elapsed))
