@@ -64,7 +64,7 @@ def read_entries(path):
         return dict(line.rstrip('\n').split(':', 1) for line in f)
 
 
-def run_playbook(tmp_path, path, users, check=False, exclusive=False):
+def run_playbook(tmp_path, path, users, check=False, exclusive=False, python=sys.executable):
     """Run PLAYBOOK with -vvv --diff; return (result of the module task, all output)."""
     playbook = tmp_path / 'playbook.yml'
     playbook.write_text(PLAYBOOK)
@@ -76,7 +76,7 @@ def run_playbook(tmp_path, path, users, check=False, exclusive=False):
                                      htpasswd_exclusive=exclusive, result_path=str(result_path))))
     extra.chmod(0o600)
     cmd = ['ansible-playbook', '-vvv', '--diff', '-i', 'localhost,', '-c', 'local',
-           '-e', 'ansible_python_interpreter=%s' % sys.executable, '-e', '@%s' % extra, str(playbook)]
+           '-e', 'ansible_python_interpreter=%s' % python, '-e', '@%s' % extra, str(playbook)]
     if check:
         cmd.append('--check')
     env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
@@ -189,6 +189,36 @@ def test_thousand_users_in_one_task(tmp_path):
     assert path.stat().st_ino == inode
     assert_no_secrets(output + output2, users, path)
     print('1000 users: apply %.1fs' % apply_seconds)
+
+
+SYSTEM_PYTHON = '/usr/bin/python3'  # a plain Debian 12 managed node: python3-bcrypt 3.2.2
+
+
+def system_bcrypt_version():
+    try:
+        proc = subprocess.run([SYSTEM_PYTHON, '-c', 'import bcrypt; print(bcrypt.__version__)'],
+                              capture_output=True, text=True, check=False)
+    except OSError:
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 else None
+
+
+@needs_htpasswd
+@pytest.mark.skipif(system_bcrypt_version() is None,
+                    reason='%s has no bcrypt (Debian: apt-get install python3-bcrypt)' % SYSTEM_PYTHON)
+def test_debian_python_managed_node(tmp_path):
+    path = tmp_path / 'htpasswd'
+    path.write_text('legacy:{SHA}fbvS7DVx7YdCOdecW0UCzd/CRiI=\n')  # htpasswd -s, password legacy-pw
+    users = make_users('alice', 'bob') + [dict(name='legacy', password='legacy-pw')]
+    result, output = run_playbook(tmp_path, path, users, python=SYSTEM_PYTHON)
+    assert 'EXEC /bin/sh -c \'%s ' % SYSTEM_PYTHON in output  # really ran with Debian's Python
+    assert (result['added'], result['rehashed']) == (['alice', 'bob'], ['legacy'])
+    for user in users:
+        assert htpasswd_verifies(path, user['name'], user['password'])
+        assert not htpasswd_verifies(path, user['name'], user['password'] + '!')
+    again, output2 = run_playbook(tmp_path, path, users, python=SYSTEM_PYTHON)
+    assert not again['changed']
+    assert_no_secrets(output + output2, users, path)
 
 
 # --- the real registry ---------------------------------------------------------------------
