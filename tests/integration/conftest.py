@@ -1,0 +1,63 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) 2026, dockyard.registry developers
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""Shared fixtures of the integration tests (plain pytest, real programs).
+
+Role deployments (tests/integration/test_role*.py):
+  docker_engine       skips when no Docker engine answers; fails when test-bed images are missing
+  role_deployments    module-scoped factory of roles_lib.Deployment objects, each torn down at the
+                      end of the module (compose project, /etc/docker/certs.d entry, image tags),
+                      also when a test failed
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import roles_lib  # noqa: E402
+
+
+@pytest.fixture(scope='session')
+def docker_engine():
+    """A Docker engine with Compose v2 and the test bed's images (tests/testbed/setup.sh)."""
+    try:
+        info = subprocess.run(['docker', 'info'], capture_output=True, timeout=60, check=False)
+    except (OSError, subprocess.TimeoutExpired):
+        info = None
+    if info is None or info.returncode != 0:
+        pytest.skip('no Docker engine answers `docker info`: ' + roles_lib.SETUP_HINT)
+    if roles_lib.docker('compose', 'version').returncode != 0:
+        pytest.fail('Docker Compose v2 is missing: ' + roles_lib.SETUP_HINT)
+    missing = [image for image in (roles_lib.REGISTRY_IMAGE, roles_lib.UI_IMAGE, roles_lib.HELLO_IMAGE)
+               if roles_lib.docker('image', 'inspect', image).returncode != 0]
+    if missing:
+        pytest.fail('test bed images missing: %s; %s' % (', '.join(missing), roles_lib.SETUP_HINT))
+
+
+@pytest.fixture(scope='module')
+def role_deployments(docker_engine, tmp_path_factory):
+    """make(label, users=None, **role_vars) -> roles_lib.Deployment (not deployed yet)."""
+    made = []
+
+    def make(label, users=None, **role_vars):
+        deployment = roles_lib.Deployment(tmp_path_factory.mktemp('role-%s' % label), label,
+                                          users=users, **role_vars)
+        made.append(deployment)
+        return deployment
+
+    yield make
+    errors = []
+    for deployment in made:
+        errors.extend(deployment.teardown())
+    if errors:
+        # Reported, but a leftover on a shared engine must not hide the tests' own results.
+        sys.stderr.write('teardown problems: %s\n' % '; '.join(errors))
