@@ -14,8 +14,10 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COMPOSE_VERSION=2.26.1-4
 PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 HASH_LABEL=org.dockyard.testbed.content-hash
+# python3-bcrypt and python3-cryptography: the modules' dependencies on a plain Debian managed node
+# (Debian 12: bcrypt 3.2.2, cryptography 38.0.4); tests also run the modules on /usr/bin/python3.
 PACKAGES=(docker.io docker-registry busybox-static apache2-utils skopeo nginx-light
-          curl openssl rsync iproute2 ca-certificates)
+          curl openssl rsync iproute2 ca-certificates python3-bcrypt python3-cryptography)
 
 export DEBIAN_FRONTEND=noninteractive DOCKER_BUILDKIT=0
 APT_OPTS=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef
