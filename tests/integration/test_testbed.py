@@ -231,7 +231,7 @@ def test_registry_image_has_the_official_layout():
 
 def test_registry_default_config_answers_without_auth(dock):
     name, port = dock.run("registry", REGISTRY_IMAGE, publish=5000, wait_http="/")
-    status, _, body = http("http://127.0.0.1:%d/" % port)
+    status, dummy, body = http("http://127.0.0.1:%d/" % port)
     assert status == 200
     status, headers, body = http("http://127.0.0.1:%d/v2/" % port)
     assert status == 200
@@ -244,13 +244,13 @@ def test_registry_default_config_answers_without_auth(dock):
 
 
 def test_registry_reads_config_mounted_at_the_v2_path(dock, tmp_path, htpasswd_dir):
-    _, user, password = htpasswd_dir
+    dummy, user, password = htpasswd_dir
     name, port = start_auth_registry(dock, tmp_path, htpasswd_dir)
     url = "http://127.0.0.1:%d/v2/" % port
     # Health endpoint stays open.
     assert http("http://127.0.0.1:%d/" % port)[0] == 200
     # Negative controls: no credentials, wrong password.
-    status, headers, _ = http(url)
+    status, headers, dummy = http(url)
     assert status == 401
     assert headers["WWW-Authenticate"] == 'Basic realm="dockyard-test"'
     assert http(url, headers={"Authorization": basic(user, password + "x")})[0] == 401
@@ -259,7 +259,7 @@ def test_registry_reads_config_mounted_at_the_v2_path(dock, tmp_path, htpasswd_d
 
 
 def test_wget_and_sh_inside_the_registry_image(dock):
-    name, _ = dock.run("registry", REGISTRY_IMAGE, publish=5000, wait_http="/")
+    name, dummy = dock.run("registry", REGISTRY_IMAGE, publish=5000, wait_http="/")
     ok = docker("exec", name, "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:5000/", check=False)
     assert ok.returncode == 0, ok.stderr
     # Negative control: the same probe against a port nothing listens on fails.
@@ -288,7 +288,7 @@ def test_push_pull_hello_and_garbage_collect(dock):
     docker("tag", HELLO_IMAGE, target)
     dock.tags.append(target)
     docker("push", target)
-    status, _, body = http("http://127.0.0.1:%d/v2/_catalog" % port)
+    status, dummy, body = http("http://127.0.0.1:%d/v2/_catalog" % port)
     assert status == 200
     assert json.loads(body)["repositories"] == ["dockyard-test/hello"]
     # An independent client sees the same image.
@@ -328,7 +328,7 @@ def test_ui_image_has_the_real_images_defaults():
 def test_ui_serves_title_and_has_no_proxy_without_url(dock):
     title = "Dockyard test %s" % uuid.uuid4().hex[:8]
     name, port = dock.run("ui", UI_IMAGE, publish=80, env={"REGISTRY_TITLE": title}, wait_http="/")
-    status, _, body = http("http://127.0.0.1:%d/" % port)
+    status, dummy, body = http("http://127.0.0.1:%d/" % port)
     assert status == 200
     assert title in body.decode()
     # No NGINX_PROXY_PASS_URL: /v2 is not proxied anywhere.
@@ -373,14 +373,14 @@ def test_ui_proxies_v2_with_configured_headers(dock, tmp_path):
     dock.run("echo", UI_IMAGE, network=net, alias="echo",
              volumes=["%s:/etc/nginx/conf.d/echo.conf:ro" % confd])
     secret = secrets.token_urlsafe(12)
-    _, port = dock.run("ui", UI_IMAGE, publish=80, network=net, wait_http="/", env={
+    dummy, port = dock.run("ui", UI_IMAGE, publish=80, network=net, wait_http="/", env={
         "NGINX_PROXY_PASS_URL": "http://echo:8080",
         "NGINX_PROXY_HEADER_Authorization": "Bearer " + secret,
         "NGINX_PROXY_HEADER_X_Dockyard_Test": "value-1",
         "NGINX_PROXY_PASS_HEADER_X_Pad": "",
     })
     # Negative control: same upstream, no extra headers configured.
-    _, plain_port = dock.run("plain", UI_IMAGE, publish=80, network=net, wait_http="/",
+    dummy, plain_port = dock.run("plain", UI_IMAGE, publish=80, network=net, wait_http="/",
                              env={"NGINX_PROXY_PASS_URL": "http://echo:8080"})
 
     status, headers, body = http("http://127.0.0.1:%d/v2/some/repo/tags/list" % port)
@@ -402,34 +402,34 @@ def test_ui_proxies_v2_with_configured_headers(dock, tmp_path):
 
 
 def test_ui_proxy_authenticates_to_registry_and_streams_uploads(dock, tmp_path, htpasswd_dir):
-    _, user, password = htpasswd_dir
+    dummy, user, password = htpasswd_dir
     net = dock.network()
-    _, registry_port = start_auth_registry(dock, tmp_path, htpasswd_dir, network=net, alias="registry")
+    dummy, registry_port = start_auth_registry(dock, tmp_path, htpasswd_dir, network=net, alias="registry")
     name, port = dock.run("ui", UI_IMAGE, publish=80, network=net, wait_http="/", env={
         "NGINX_PROXY_PASS_URL": "http://registry:5000",
         "NGINX_PROXY_HEADER_Authorization": basic(user, password),
     })
-    _, open_port = dock.run("noauth", UI_IMAGE, publish=80, network=net, wait_http="/",
+    dummy, open_port = dock.run("noauth", UI_IMAGE, publish=80, network=net, wait_http="/",
                             env={"NGINX_PROXY_PASS_URL": "http://registry:5000"})
     base = "http://127.0.0.1:%d" % port
-    status, headers, _ = http(base + "/v2/")
+    status, headers, dummy = http(base + "/v2/")
     assert status == 200
     assert headers["Docker-Distribution-Api-Version"] == "registry/2.0"
     # Negative controls: the registry itself and a proxy without the header say 401.
     assert http("http://127.0.0.1:%d/v2/" % registry_port)[0] == 401
-    status, headers, _ = http("http://127.0.0.1:%d/v2/" % open_port)
+    status, headers, dummy = http("http://127.0.0.1:%d/v2/" % open_port)
     assert status == 401
     assert headers["WWW-Authenticate"] == 'Basic realm="dockyard-test"'
 
     # A 3 MiB blob in one request: nginx's default 1 MiB body limit must be off.
     blob = os.urandom(3 * 1024 * 1024)
     digest = "sha256:" + hashlib.sha256(blob).hexdigest()
-    status, headers, _ = http(base + "/v2/dockyard-test/big/blobs/uploads/", method="POST", data=b"")
+    status, headers, dummy = http(base + "/v2/dockyard-test/big/blobs/uploads/", method="POST", data=b"")
     assert status == 202
     location = headers["Location"]
     assert location.startswith(base + "/v2/"), "Host passed through: registry builds URLs for the UI"
     sep = "&" if "?" in location else "?"
-    status, _, body = http(location + sep + "digest=" + digest, method="PUT", data=blob,
+    status, dummy, body = http(location + sep + "digest=" + digest, method="PUT", data=blob,
                            headers={"Content-Type": "application/octet-stream"})
     assert status == 201, body
     assert http(base + "/v2/dockyard-test/big/blobs/" + digest, method="HEAD")[0] == 200
@@ -491,13 +491,13 @@ def test_ui_includes_tls_server_block_from_conf_d(dock, tmp_path):
         "}\n"
     )
     title = "TLS test %s" % uuid.uuid4().hex[:8]
-    _, port = dock.run(
+    dummy, port = dock.run(
         "ui", UI_IMAGE, publish=443, scheme="https", wait_http="/", env={"REGISTRY_TITLE": title},
         volumes=["%s:/etc/nginx/conf.d/tls.conf:ro" % tls_conf, "%s:/etc/nginx/certs:ro" % certs],
     )
     url = "https://127.0.0.1:%d/" % port
     trusted = ssl.create_default_context(cafile=str(certs / "tls.crt"))
-    status, _, body = http(url, context=trusted)
+    status, dummy, body = http(url, context=trusted)
     assert status == 200
     assert title in body.decode()
     # Negative controls: not trusted without the CA; plain HTTP on the TLS port refused.
@@ -509,7 +509,7 @@ def test_ui_includes_tls_server_block_from_conf_d(dock, tmp_path):
 
 @pytest.mark.parametrize("value", ['say "hi"', "a^b", "a&b", "a\\b"])
 def test_ui_refuses_header_values_the_real_image_breaks_on(dock, value):
-    name, _ = dock.run("ui", UI_IMAGE, env={
+    name, dummy = dock.run("ui", UI_IMAGE, env={
         "NGINX_PROXY_PASS_URL": "http://127.0.0.1:5000",
         "NGINX_PROXY_HEADER_Authorization": value,
     })
