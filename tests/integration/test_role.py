@@ -184,14 +184,25 @@ def test_users_are_added_and_removed_without_restart(deployment):
 
 
 # 7 ------------------------------------------------------------------------------------------
-def test_config_change_recreates_the_registry_only(deployment, pushed):
+def _moment(stamp):
+    """Docker's RFC 3339 time with nanoseconds, as a comparable (date-time, fraction) pair."""
+    whole, dot, rest = stamp.rstrip('Z').partition('.')
+    digits = rest.split('+')[0].split('-')[0]
+    return whole, int((digits + '000000000')[:9]) if dot else 0
+
+
+def test_config_change_recreates_the_registry_and_the_ui_waits_for_its_health(deployment, pushed):
     registry_before = deployment.identity('registry')
-    ui_before = deployment.identity('ui')
     result = deployment.deploy(registry_log_level='debug')
     assert result.changed > 0
     registry_after = deployment.identity('registry')
     assert registry_after[0] != registry_before[0] or registry_after[1] != registry_before[1]
-    assert deployment.identity('ui') == ui_before
+    # depends_on service_healthy: the UI (recreated with its dependency) was started only after a
+    # successful healthcheck of the new registry container.
+    ui_started = _moment(deployment.inspect('ui')['State']['StartedAt'])
+    probes = deployment.inspect('registry')['State']['Health']['Log']
+    first_ok = min(_moment(probe['End']) for probe in probes if probe['ExitCode'] == 0)
+    assert _moment(registry_after[1]) < first_ok <= ui_started, (registry_after[1], probes, ui_started)
     with open(os.path.join(deployment.base_dir, 'config', 'config.yml')) as handle:
         assert 'level: debug' in handle.read()
     _pull_and_check(deployment, pushed)
