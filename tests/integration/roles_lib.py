@@ -55,8 +55,8 @@ def run(argv, env=None, input=None, timeout=300, check=False, cwd=None):
     proc = subprocess.run(argv, capture_output=True, text=True, env=env, input=input,
                           timeout=timeout, check=False, cwd=cwd)
     if check and proc.returncode != 0:
-        raise AssertionError('%s failed (rc=%d):\n%s\n%s'
-                             % (' '.join(argv[:4]), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
+        raise AssertionError('%s failed (rc=%d):\n%s\n%s' % (
+            ' '.join(argv[:4]), proc.returncode, proc.stdout[-3000:], proc.stderr[-3000:]))
     return proc
 
 
