@@ -16,8 +16,10 @@ PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 HASH_LABEL=org.dockyard.testbed.content-hash
 # python3-bcrypt and python3-cryptography: the modules' dependencies on a plain Debian managed node
 # (Debian 12: bcrypt 3.2.2, cryptography 38.0.4); tests also run the modules on /usr/bin/python3.
+# debootstrap builds the fleet test bed's host image; openssh-client reaches its hosts over SSH.
 PACKAGES=(docker.io docker-registry busybox-static apache2-utils skopeo nginx-light
-          curl openssl rsync iproute2 ca-certificates python3-bcrypt python3-cryptography)
+          curl openssl rsync iproute2 ca-certificates python3-bcrypt python3-cryptography
+          debootstrap openssh-client)
 
 export DEBIAN_FRONTEND=noninteractive DOCKER_BUILDKIT=0
 APT_OPTS=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef
@@ -268,4 +270,6 @@ install_compose
 build_image registry registry:2.8.3 registry:2
 build_image ui joxit/docker-registry-ui:2.5.7
 build_image hello dockyard-test/hello:1
+# The fleet test bed's host image (sshd + own dockerd), cached by content hash like the others.
+bash "$HERE/fleet/build.sh"
 summary
