@@ -1,0 +1,338 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.registry contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+
+"""Filters the registry_client role uses to plan what it writes on a Docker client.
+
+Pure functions of their input: nothing here reads files or runs programs. Messages name the
+variable and the value but never certificate or key material, and never a password.
+"""
+
+from __future__ import absolute_import, division, print_function
+__metaclass__ = type
+
+DOCUMENTATION = r'''
+name: client
+short_description: Planning helpers of the dockyard.registry.registry_client role
+version_added: 0.1.0
+author: dockyard.registry developers (@dockyard)
+description:
+  - C(ca_certificate_problems) returns one message for each reason a text is not a CA certificate
+    a Docker client may trust (not PEM, a block other than CERTIFICATE such as a private key, no
+    certificate that is a CA or self-signed).
+  - C(ca_certificate_pem) returns the certificate blocks of a PEM text, one after the other, with a
+    final newline.
+  - C(client_trust_plan) turns the registries to trust into a dictionary with C(entries) (what to
+    write), C(problems) (messages; nothing may be written when there is one) and C(notes).
+  - C(client_login_problems) returns one message for each bad entry of a list of logins.
+  - C(docker_login_plan) decides for each login whether C(docker login) or C(docker logout) has to
+    run, from the Docker client configuration files and the credential helpers' answers.
+options:
+  _input:
+    description: The text or list to check or plan.
+    type: raw
+    required: true
+'''
+
+EXAMPLES = r'''
+- name: Refuse anything but a CA certificate
+  ansible.builtin.assert:
+    that: (ca_pem | dockyard.registry.ca_certificate_problems('ca_cert_content')) | length == 0
+'''
+
+RETURN = r'''
+_value:
+  description: A list of messages, a PEM text, or a plan (list or dictionary).
+  type: raw
+'''
+
+import base64
+import hmac
+import json
+import re
+
+from ansible.errors import AnsibleFilterError
+from ansible.module_utils.common.text.converters import to_bytes, to_text
+from ansible.module_utils.six import string_types
+
+try:
+    from ansible_collections.dockyard.registry.plugins.module_utils._certificate import (
+        CertificateError, is_ca_certificate, is_signed_by, load_certificates, parse_subject_alt_name)
+except ImportError as exc:  # pragma: no cover - reported when a filter is used
+    IMPORT_ERROR = exc
+else:
+    IMPORT_ERROR = None
+
+_PEM_BLOCK = re.compile(r'-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----', re.DOTALL)
+_PEM_BEGIN = re.compile(r'-----BEGIN ([A-Z0-9 ]+)-----')
+_REGISTRY = re.compile(r'^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9.-]+)(?::[0-9]{1,5})?$')
+
+
+def _require_imports():
+    if IMPORT_ERROR is not None:
+        raise AnsibleFilterError('dockyard.registry filters need the cryptography Python library on the '
+                                 'controller: %s' % IMPORT_ERROR)
+
+
+def _certificate_blocks(content):
+    return ['-----BEGIN CERTIFICATE-----%s-----END CERTIFICATE-----' % body
+            for label, body in _PEM_BLOCK.findall(content) if label == 'CERTIFICATE']
+
+
+def ca_certificate_problems(content, what='ca_cert_content'):
+    """Why ``content`` is not a CA certificate to trust; [] when it is one.
+
+    Refused: no text, any PEM block that is not CERTIFICATE (a private key above all), a block
+    that does not parse, and a bundle where no certificate is a CA (basicConstraints CA:TRUE)
+    or self-signed (a registry's self-signed server certificate is its own trust anchor).
+    """
+    _require_imports()
+    if not isinstance(content, string_types) or not content.strip():
+        return ['%s: no certificate (empty); expected the PEM text of the CA certificate' % what]
+    labels = _PEM_BEGIN.findall(content)
+    others = sorted(set(label for label in labels if label != 'CERTIFICATE'))
+    if others:
+        return ['%s: holds a %s block; only the CA certificate (BEGIN CERTIFICATE) may be installed '
+                'on clients, never a key' % (what, ' and a '.join(others))]
+    blocks = _certificate_blocks(content)
+    if not blocks or len(blocks) != len(labels):
+        return ['%s: not a PEM certificate (expected -----BEGIN CERTIFICATE----- ... '
+                '-----END CERTIFICATE-----)' % what]
+    try:
+        certs = load_certificates(to_bytes('\n'.join(blocks)))
+    except ValueError as exc:
+        return ['%s: a certificate block does not parse (%s)' % (what, exc)]
+    if not any(is_ca_certificate(cert) or is_signed_by(cert, cert) for cert in certs):
+        subjects = ', '.join(cert.subject.rfc4514_string() or '(empty subject)' for cert in certs)
+        return ['%s: no CA certificate in it (%s: not CA:TRUE and not self-signed); give the CA that '
+                'issued the registry certificate, or the self-signed certificate itself' % (what, subjects)]
+    return []
+
+
+def ca_certificate_pem(content):
+    """The CERTIFICATE blocks of ``content`` (text around them dropped), newline-terminated."""
+    if not isinstance(content, string_types):
+        raise AnsibleFilterError('ca_certificate_pem: expected a string')
+    return ''.join(block + '\n' for block in _certificate_blocks(content))
+
+
+def _address(name, port):
+    """How Docker names the registry: host:port, without the port for 443 (docker pull name/img)."""
+    host = '[%s]' % name if ':' in name else name
+    return host if port == 443 else '%s:%d' % (host, port)
+
+
+def _int_port(value):
+    try:
+        port = int(value)
+    except (TypeError, ValueError):
+        return None
+    return port if 1 <= port <= 65535 else None
+
+
+def client_trust_plan(registries, check_mode=False):
+    """Validate and normalise the registries a client trusts.
+
+    Each input entry: name, port, state (present/absent), ca_cert_content (text, or None when it
+    could not be read), source (how to name the entry in messages), and optionally
+    missing_reason (why the CA could not be read) and public_ca (the registry uses a certificate
+    from a public CA: nothing to install). Returns {entries, problems, notes}; entries carry
+    name, port, state, address (the certs.d directory name), trust_file, ca_pem and source.
+    """
+    _require_imports()
+    if not isinstance(registries, list):
+        raise AnsibleFilterError('client_trust_plan: expected a list of registries')
+    entries, problems, notes, seen = [], [], [], {}
+    for reg in registries:
+        source = reg.get('source') or 'registry'
+        name = to_text(reg.get('name') or '').strip()
+        port = _int_port(reg.get('port', 5000))
+        state = reg.get('state') or 'present'
+        try:
+            name = parse_subject_alt_name(name, '%s: name' % source).split(':', 1)[1]
+            if name.startswith('*'):
+                raise CertificateError('%s: name=%r: a wildcard is not a host name' % (source, reg.get('name')))
+        except CertificateError as exc:
+            problems.append(str(exc).split('; ', maxsplit=1)[0] + '; allowed: the host name or IP address '
+                            'clients use for the registry')
+            continue
+        if port is None:
+            problems.append('%s: port %r is not an integer from 1 to 65535' % (source, reg.get('port')))
+            continue
+        if state not in ('present', 'absent'):
+            problems.append("%s: state %r; allowed: 'present', 'absent'" % (source, state))
+            continue
+        address = _address(name, port)
+        if address in seen:
+            problems.append('%s: %s is also given by %s; list each registry once' % (source, address, seen[address]))
+            continue
+        seen[address] = source
+        entry = {
+            'name': name,
+            'port': port,
+            'state': state,
+            'address': address,
+            'trust_file': 'dockyard-%s-%d.crt' % (re.sub(r'[^A-Za-z0-9.-]', '_', name), port),
+            'ca_pem': '',
+            'source': source,
+        }
+        if state == 'present':
+            if reg.get('public_ca'):
+                notes.append('%s: %s uses a certificate from a public CA (no CA to install): clients use '
+                             'their system trust' % (source, address))
+                continue
+            content = reg.get('ca_cert_content')
+            if content is None:
+                reason = reg.get('missing_reason') or 'no CA certificate given'
+                if check_mode:
+                    notes.append('%s: %s (check mode: the registry is probably not deployed yet); '
+                                 'skipped' % (source, reason))
+                else:
+                    problems.append('%s: %s' % (source, reason))
+                continue
+            bad = ca_certificate_problems(content, source)
+            if bad:
+                problems.extend(bad)
+                continue
+            entry['ca_pem'] = ca_certificate_pem(content)
+        entries.append(entry)
+    return {'entries': entries, 'problems': problems, 'notes': notes}
+
+
+def client_login_problems(logins, variable='registry_client_logins'):
+    """One message per bad login entry; never a password."""
+    if not isinstance(logins, list):
+        return ['%s: must be a list of {registry, username, password, state}' % variable]
+    problems, seen = [], {}
+    for index, login in enumerate(logins):
+        where = '%s[%d]' % (variable, index)
+        if not isinstance(login, dict):
+            problems.append('%s: must be a dictionary {registry, username, password, state}' % where)
+            continue
+        registry = to_text(login.get('registry') or '')
+        username = to_text(login.get('username') or '')
+        state = login.get('state') or 'present'
+        if not _REGISTRY.match(registry):
+            problems.append("%s: registry %r is not a registry address; allowed: '<host name>:<port>' as in "
+                            "`docker login <host name>:<port>`, without scheme or path" % (where, registry))
+        if state not in ('present', 'absent'):
+            problems.append("%s: state %r; allowed: 'present', 'absent'" % (where, state))
+        if state == 'present':
+            if not username or ':' in username:
+                problems.append('%s: username %r; a non-empty name without ":" is required' % (where, username))
+            if not login.get('password'):
+                problems.append('%s (user %r at %s): a password is required (put it in vault)'
+                                % (where, username, registry))
+        key = (registry, login.get('docker_config_dir') or '')
+        if key in seen:
+            problems.append('%s: %s is also given by %s[%d] for the same Docker configuration; one login per '
+                            'registry' % (where, registry, variable, seen[key]))
+        seen.setdefault(key, index)
+    return problems
+
+
+def _config(result):
+    """The parsed config.json from a slurp result; {} when it is missing or unreadable."""
+    if not isinstance(result, dict) or not result.get('content'):
+        return {}
+    try:
+        data = json.loads(to_text(base64.b64decode(result['content'])))
+    except (ValueError, TypeError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
+def _helper(config, registry):
+    helpers = config.get('credHelpers') or {}
+    if isinstance(helpers, dict) and helpers.get(registry):
+        return to_text(helpers[registry])
+    return to_text(config.get('credsStore') or '')
+
+
+def _same(a, b):
+    return hmac.compare_digest(to_bytes(a), to_bytes(b))
+
+
+def _inline(config, registry):
+    """(present, 'user:password' text or None) of the auths entry for ``registry``."""
+    auths = config.get('auths') or {}
+    if not isinstance(auths, dict):
+        return False, None
+    for key in (registry, 'https://' + registry, 'http://' + registry):
+        if key in auths:
+            entry = auths[key] if isinstance(auths[key], dict) else {}
+            if entry.get('auth'):
+                try:
+                    return True, to_text(base64.b64decode(entry['auth']))
+                except (ValueError, TypeError):
+                    return True, None
+            if entry.get('username') and entry.get('password'):
+                return True, '%s:%s' % (entry['username'], entry['password'])
+            return True, None
+    return False, None
+
+
+def _helper_answer(result):
+    """(present, Username, Secret) from a `docker-credential-<helper> get` result."""
+    if not isinstance(result, dict) or result.get('skipped') or result.get('rc') != 0:
+        return False, None, None
+    try:
+        data = json.loads(result.get('stdout') or '')
+    except ValueError:
+        return False, None, None
+    if not isinstance(data, dict):
+        return False, None, None
+    return True, data.get('Username'), data.get('Secret')
+
+
+def docker_login_plan(logins, config_results, helper_results=None):
+    """What to do for each login, aligned with ``logins``.
+
+    config_results: slurp results of each login's config.json; helper_results: results of
+    ``docker-credential-<helper> get`` (None before they were asked). Each item: index, registry,
+    username, state, helper (the credential helper in use, '' for inline auths) and action:
+    'login', 'logout', 'none', or 'ask_helper' when only the helper knows. Never a password.
+    """
+    if not isinstance(logins, list) or not isinstance(config_results, list) or len(config_results) != len(logins):
+        raise AnsibleFilterError('docker_login_plan: expected one config result per login')
+    if helper_results is not None and (not isinstance(helper_results, list) or len(helper_results) != len(logins)):
+        raise AnsibleFilterError('docker_login_plan: expected one helper result per login')
+    plan = []
+    for index, login in enumerate(logins):
+        registry = to_text(login.get('registry') or '')
+        username = to_text(login.get('username') or '')
+        state = login.get('state') or 'present'
+        config = _config(config_results[index])
+        helper = _helper(config, registry)
+        if helper:
+            if helper_results is None:
+                action = 'ask_helper'
+            else:
+                present, user, secret = _helper_answer(helper_results[index])
+                if state == 'absent':
+                    action = 'logout' if present else 'none'
+                else:
+                    same = present and user == username and _same(secret or '', login.get('password') or '')
+                    action = 'none' if same else 'login'
+        else:
+            present, pair = _inline(config, registry)
+            if state == 'absent':
+                action = 'logout' if present else 'none'
+            else:
+                same = pair is not None and _same(pair, '%s:%s' % (username, login.get('password') or ''))
+                action = 'none' if same else 'login'
+        plan.append({'index': index, 'registry': registry, 'username': username, 'state': state,
+                     'helper': helper, 'action': action})
+    return plan
+
+
+class FilterModule(object):
+    def filters(self):
+        return {
+            'ca_certificate_problems': ca_certificate_problems,
+            'ca_certificate_pem': ca_certificate_pem,
+            'client_trust_plan': client_trust_plan,
+            'client_login_problems': client_login_problems,
+            'docker_login_plan': docker_login_plan,
+        }
