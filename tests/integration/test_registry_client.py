@@ -444,4 +444,3 @@ def test_absent_registry_is_no_longer_trusted(client):
     assert result.changed == 2, result.changed_tasks()  # ca.crt and the emptied directory
     _assert_untrusted(client)
     assert client.apply(**absent).changed == 0
-
