@@ -164,10 +164,16 @@ def client_trust_plan(registries, check_mode=False):
             problems.append("%s: state %r; allowed: 'present', 'absent'" % (source, state))
             continue
         address = _address(name, port)
+        content = reg.get('ca_cert_content')
         if address in seen:
-            problems.append('%s: %s is also given by %s; list each registry once' % (source, address, seen[address]))
+            # Replicas behind one name (one load balancer) share it: fine when they agree.
+            first_source, first_state, first_content = seen[address]
+            if state != first_state or (state == 'present' and not (
+                    content and first_content and ca_certificate_pem(content) == ca_certificate_pem(first_content))):
+                problems.append('%s: %s is also given by %s with another CA or state; give each registry name '
+                                'one CA' % (source, address, first_source))
             continue
-        seen[address] = source
+        seen[address] = (source, state, content)
         entry = {
             'name': name,
             'port': port,
@@ -182,7 +188,6 @@ def client_trust_plan(registries, check_mode=False):
                 notes.append('%s: %s uses a certificate from a public CA (no CA to install): clients use '
                              'their system trust' % (source, address))
                 continue
-            content = reg.get('ca_cert_content')
             if content is None:
                 reason = reg.get('missing_reason') or 'no CA certificate given'
                 if check_mode:

@@ -274,12 +274,9 @@ def test_site_playbook_trusts_the_registry_from_docker_clients(client):
 
 def test_rerun_and_check_mode_change_nothing(client):
     pids = dockerd_pids()
-    result = client.apply(playbook=SITE)
-    assert result.changed == 0, result.changed_tasks()
-    result = client.apply(playbook=SITE, check=True)
-    assert result.changed == 0, result.changed_tasks()
-    result = client.apply()
-    assert result.changed == 0, result.changed_tasks()
+    for kwargs in ({'playbook': SITE}, {'playbook': SITE, 'check': True}, {}):
+        result = client.apply(**kwargs)
+        assert result.changed == 0, '%r changed %r\n%s' % (kwargs, result.changed_tasks(), result.describe())
     assert dockerd_pids() == pids
 
 

@@ -127,9 +127,18 @@ def test_plan_refuses_a_key_and_writes_nothing(pki):
                                 '(BEGIN CERTIFICATE) may be installed on clients, never a key']
 
 
-def test_plan_refuses_the_same_registry_twice(pki):
-    plan = client_trust_plan([_reg(pki, source='a'), _reg(pki, name='REG.example', source='b')])
-    assert plan['problems'] == ['b: reg.example:5000 is also given by a; list each registry once']
+def test_plan_refuses_one_registry_name_with_two_cas(pki):
+    other = _reg(pki, name='REG.example', source='b', ca_cert_content=pki['self_signed'])
+    plan = client_trust_plan([_reg(pki, source='a'), other])
+    assert plan['problems'] == ['b: reg.example:5000 is also given by a with another CA or state; give each '
+                                'registry name one CA']
+    plan = client_trust_plan([_reg(pki, source='a'), _reg(pki, source='b', state='absent')])
+    assert plan['problems'][0].startswith('b: reg.example:5000 is also given by a with another CA or state')
+
+
+def test_plan_takes_replicas_behind_one_name_once(pki):
+    plan = client_trust_plan([_reg(pki, source='a'), _reg(pki, source='b', ca_cert_content='note\n' + pki['ca'])])
+    assert plan['problems'] == [] and len(plan['entries']) == 1 and plan['entries'][0]['source'] == 'a'
 
 
 def test_plan_absent_needs_no_ca_and_public_ca_is_a_note(pki):
