@@ -44,13 +44,13 @@ make_rootfs() {
   printf '#!/bin/sh\nexit 101\n' > "$root/usr/sbin/policy-rc.d"
   chmod 0755 "$root/usr/sbin/policy-rc.d"
   mount -t proc proc "$root/proc"
-  chroot "$root" apt-get update -q > "$work/apt.log" 2>&1 &&
-  chroot "$root" apt-get install -y -q --no-install-recommends \
-    -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${PACKAGES[@]}" \
-    >> "$work/apt.log" 2>&1 </dev/null || {
+  if ! { chroot "$root" apt-get update -q > "$work/apt.log" 2>&1 &&
+         chroot "$root" apt-get install -y -q --no-install-recommends \
+           -o Dpkg::Options::=--force-confdef -o Dpkg::Options::=--force-confold "${PACKAGES[@]}" \
+           >> "$work/apt.log" 2>&1 </dev/null; }; then
     tail -n 30 "$work/apt.log" >&2
     die "apt-get install in the root file system failed"
-  }
+  fi
   umount -l "$root/proc"
 
   log "slimming and configuring the root file system"

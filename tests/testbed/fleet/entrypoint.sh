@@ -22,7 +22,7 @@ log "sshd started"
 
 # Without --privileged (an engine whose bounding set lacks a capability cannot grant it), the
 # cgroup hierarchies are mounted read-only: make them writable for this host's own dockerd.
-for mnt in $(awk '$3 ~ /^cgroup2?$/ && $4 ~ /(^|,)ro(,|$)/ {print $2}' /proc/mounts); do
+awk '$3 ~ /^cgroup2?$/ && $4 ~ /(^|,)ro(,|$)/ {print $2}' /proc/mounts | while read -r mnt; do
   mount -o remount,bind,rw "$mnt" || log "could not make $mnt writable" >&2
 done
 
@@ -50,7 +50,7 @@ wait_dockerd() {
 }
 
 stop() {
-  [ -n "$DOCKERD_PID" ] && kill -TERM "$DOCKERD_PID" 2>/dev/null || true
+  if [ -n "$DOCKERD_PID" ]; then kill -TERM "$DOCKERD_PID" 2>/dev/null || true; fi
   exit 0
 }
 trap stop TERM INT

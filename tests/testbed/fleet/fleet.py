@@ -192,13 +192,13 @@ class Fleet:
         for host in self.hosts:
             docker('volume', 'create', '--label', label, host.volume)
             argv = ['run', '-d'] + privilege_options(self.image) + [
-                    '--init', '--name', host.container,
-                    '--hostname', host.fqdn, '--network', self.network,
-                    '--network-alias', host.fqdn, '--network-alias', host.short,
-                    '--label', label, '--label', '%s.host=%s' % (LABEL, host.fqdn),
-                    '--label', '%s.group=%s' % (LABEL, host.group),
-                    '-v', '%s:/var/lib/docker' % host.volume,
-                    '-e', 'FLEET_AUTHORIZED_KEY=%s' % public_key]
+                '--init', '--name', host.container,
+                '--hostname', host.fqdn, '--network', self.network,
+                '--network-alias', host.fqdn, '--network-alias', host.short,
+                '--label', label, '--label', '%s.host=%s' % (LABEL, host.fqdn),
+                '--label', '%s.group=%s' % (LABEL, host.group),
+                '-v', '%s:/var/lib/docker' % host.volume,
+                '-e', 'FLEET_AUTHORIZED_KEY=%s' % public_key]
             if self.storage_driver:
                 argv += ['-e', 'FLEET_STORAGE_DRIVER=%s' % self.storage_driver]
             docker(*(argv + [self.image]))
@@ -379,7 +379,7 @@ def write_images_vars(path, archives):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(prog='fleet.py', description=__doc__.split('\n\n')[0])
+    parser = argparse.ArgumentParser(prog='fleet.py', description=__doc__.split('\n\n', maxsplit=1)[0])
     sub = parser.add_subparsers(dest='command', required=True)
     up = sub.add_parser('up', help='start a fleet and write DIR/inventory.yml')
     up.add_argument('--name', required=True)
