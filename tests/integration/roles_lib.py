@@ -230,7 +230,9 @@ class Deployment:
         self.docker_config = os.path.join(self.workdir, 'docker-config')
         os.makedirs(self.docker_config, exist_ok=True)
         self.certs_d = os.path.join(CERTS_D, 'localhost:%d' % self.port)
-        self.created_certs_d = False
+        # Made by this deployment if absent now: by trust() below, or by the registry_client play
+        # of site.yml (inventories/localhost puts this machine in docker_clients too).
+        self.created_certs_d = not os.path.exists(self.certs_d)
         self.image_tags = []
 
     # ------------------------------------------------------------ playbooks
@@ -306,7 +308,6 @@ class Deployment:
         """Install the deployment's CA where the Docker daemon looks for it."""
         if not os.path.isdir(self.certs_d):
             os.makedirs(self.certs_d)
-            self.created_certs_d = True
         shutil.copyfile(self.ca, os.path.join(self.certs_d, 'ca.crt'))
 
     def login(self, user, password):
