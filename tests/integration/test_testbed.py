@@ -381,7 +381,7 @@ def test_ui_proxies_v2_with_configured_headers(dock, tmp_path):
     })
     # Negative control: same upstream, no extra headers configured.
     dummy, plain_port = dock.run("plain", UI_IMAGE, publish=80, network=net, wait_http="/",
-                             env={"NGINX_PROXY_PASS_URL": "http://echo:8080"})
+                                 env={"NGINX_PROXY_PASS_URL": "http://echo:8080"})
 
     status, headers, body = http("http://127.0.0.1:%d/v2/some/repo/tags/list" % port)
     text = body.decode()
@@ -410,7 +410,7 @@ def test_ui_proxy_authenticates_to_registry_and_streams_uploads(dock, tmp_path, 
         "NGINX_PROXY_HEADER_Authorization": basic(user, password),
     })
     dummy, open_port = dock.run("noauth", UI_IMAGE, publish=80, network=net, wait_http="/",
-                            env={"NGINX_PROXY_PASS_URL": "http://registry:5000"})
+                                env={"NGINX_PROXY_PASS_URL": "http://registry:5000"})
     base = "http://127.0.0.1:%d" % port
     status, headers, dummy = http(base + "/v2/")
     assert status == 200
@@ -430,7 +430,7 @@ def test_ui_proxy_authenticates_to_registry_and_streams_uploads(dock, tmp_path, 
     assert location.startswith(base + "/v2/"), "Host passed through: registry builds URLs for the UI"
     sep = "&" if "?" in location else "?"
     status, dummy, body = http(location + sep + "digest=" + digest, method="PUT", data=blob,
-                           headers={"Content-Type": "application/octet-stream"})
+                               headers={"Content-Type": "application/octet-stream"})
     assert status == 201, body
     assert http(base + "/v2/dockyard-test/big/blobs/" + digest, method="HEAD")[0] == 200
 

@@ -19,7 +19,7 @@ HASH_LABEL=org.dockyard.testbed.content-hash
 # debootstrap builds the fleet test bed's host image; openssh-client reaches its hosts over SSH.
 PACKAGES=(docker.io docker-registry busybox-static apache2-utils skopeo nginx-light
           curl openssl rsync iproute2 ca-certificates python3-bcrypt python3-cryptography
-          debootstrap openssh-client)
+          debootstrap openssh-client shellcheck)
 
 export DEBIAN_FRONTEND=noninteractive DOCKER_BUILDKIT=0
 APT_OPTS=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef
@@ -102,8 +102,11 @@ EOF
   fi
   log "installing the Compose v2 plugin from docker-compose $COMPOSE_VERSION"
   mkdir -p "$WORK/compose"
-  (cd "$WORK/compose" && apt-get download -q "docker-compose=$COMPOSE_VERSION" 2>&1 \
-     | grep -v 'unsandboxed as root' >&2 || true)
+  # apt-get download warns that it runs unsandboxed as root: drop that line, keep the rest.
+  if cd "$WORK/compose"; then
+    apt-get download -q "docker-compose=$COMPOSE_VERSION" 2>&1 | { grep -v 'unsandboxed as root' >&2 || true; }
+    cd - >/dev/null
+  fi
   local deb
   deb=$(find "$WORK/compose" -maxdepth 1 -name 'docker-compose_*.deb' | head -n1)
   [ -n "$deb" ] || die "apt-get download docker-compose=$COMPOSE_VERSION failed"

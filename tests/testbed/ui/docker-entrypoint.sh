@@ -6,7 +6,7 @@ set -e
 case "$1" in
     nginx|nginx-debug)
         for script in /docker-entrypoint.d/*.sh; do
-            [ -f "$script" ] && [ -x "$script" ] || continue
+            if [ ! -f "$script" ] || [ ! -x "$script" ]; then continue; fi
             echo "$0: running $script"
             "$script"
         done

@@ -130,8 +130,8 @@ def test_plan_refuses_a_key_and_writes_nothing(pki):
 def test_plan_refuses_one_registry_name_with_two_cas(pki):
     other = _reg(pki, name='REG.example', source='b', ca_cert_content=pki['self_signed'])
     plan = client_trust_plan([_reg(pki, source='a'), other])
-    assert plan['problems'] == ['b: reg.example:5000 is also given by a with another CA or state; give each '
-                                'registry name one CA']
+    assert plan['problems'] == [
+        'b: reg.example:5000 is also given by a with another CA or state; give each registry name one CA']
     plan = client_trust_plan([_reg(pki, source='a'), _reg(pki, source='b', state='absent')])
     assert plan['problems'][0].startswith('b: reg.example:5000 is also given by a with another CA or state')
 
