@@ -180,7 +180,7 @@ def playbook_env(extra_path=None):
     return env
 
 
-def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, timeout=600):
+def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, timeout=600, diff=False):
     """ansible-playbook -i inventories/localhost playbooks/site.yml -e @<vars file>."""
     vars_file = os.path.join(workdir, 'vars-%s.json' % uuid.uuid4().hex[:8])
     with open(vars_file, 'w') as handle:
@@ -189,6 +189,8 @@ def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, 
     argv = ['ansible-playbook', '-i', INVENTORY, PLAYBOOK, '-e', '@' + vars_file]
     if check:
         argv.append('--check')
+    if diff:
+        argv.append('--diff')
     if verbosity:
         argv.append('-' + 'v' * verbosity)
     proc = run(argv, env=playbook_env(extra_path), timeout=timeout, cwd=REPO)
@@ -236,10 +238,11 @@ class Deployment:
         self.image_tags = []
 
     # ------------------------------------------------------------ playbooks
-    def play(self, check=False, verbosity=0, extra_path=None, **overrides):
+    def play(self, check=False, verbosity=0, extra_path=None, diff=False, **overrides):
         variables = dict(self.vars)
         variables.update(overrides)
-        return run_playbook(variables, self.workdir, check=check, verbosity=verbosity, extra_path=extra_path)
+        return run_playbook(variables, self.workdir, check=check, verbosity=verbosity, extra_path=extra_path,
+                            diff=diff)
 
     def deploy(self, **kwargs):
         result = self.play(**kwargs)

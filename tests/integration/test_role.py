@@ -166,6 +166,24 @@ def test_rerun_changes_nothing_and_restarts_nothing(deployment):
     assert {service: deployment.identity(service) for service in ('registry', 'ui')} == before
 
 
+def test_check_diff_shows_config_and_compose_changes_without_secrets(deployment):
+    """--check --diff previews a config change and a compose change; no secret is in it."""
+    config = os.path.join(deployment.base_dir, 'config', 'config.yml')
+    with open(config) as handle:
+        before = handle.read()
+    result = deployment.play(check=True, diff=True, verbosity=3, registry_log_level='warn',
+                             registry_ui_title='Diff preview title')
+    assert result.rc == 0, result.describe()
+    output = result.output
+    assert '+  level: warn' in output and '-  level: info' in output, output[-4000:]
+    assert '+      REGISTRY_TITLE: Diff preview title' in output, output[-4000:]
+    for name, value in [('password of ' + deployment.admin[0], deployment.admin[1]),
+                        ('REGISTRY_HTTP_SECRET', deployment.first_secret)]:
+        assert value not in output, '%s appears in the --diff output' % name
+    with open(config) as handle:
+        assert handle.read() == before  # check mode wrote nothing
+
+
 # 6 ------------------------------------------------------------------------------------------
 def test_users_are_added_and_removed_without_restart(deployment):
     url = deployment.registry_url + '/v2/'
