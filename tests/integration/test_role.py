@@ -16,6 +16,7 @@ __metaclass__ = type
 
 import os
 import signal
+import socket
 import stat
 
 import pytest
@@ -182,6 +183,19 @@ def test_check_diff_shows_config_and_compose_changes_without_secrets(deployment)
         assert value not in output, '%s appears in the --diff output' % name
     with open(config) as handle:
         assert handle.read() == before  # check mode wrote nothing
+
+
+def test_role_fails_clearly_when_the_registry_does_not_serve(deployment):
+    """The post-deploy health check fails the play, naming what failed, when nothing serves there."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(('127.0.0.1', 0))
+        dead = probe.getsockname()[1]
+    result = deployment.play(registry_health_url='https://127.0.0.1:%d' % dead, registry_health_timeout=3)
+    assert result.rc != 0
+    assert 'registry health check failed' in result.output, result.output[-3000:]
+    assert 'Check the registry as a client does' in result.output
+    # Negative control: the same deployment with its real address passes the same check.
+    assert deployment.play().rc == 0
 
 
 # 6 ------------------------------------------------------------------------------------------
