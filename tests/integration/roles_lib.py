@@ -6,7 +6,7 @@
 
 A Deployment is one compose project with its own name, base directory (under pytest's tmp
 path), free ports and Docker client configuration; it runs playbooks/site.yml with
-inventories/localhost and extra vars from a file, and removes everything it made in
+tests/integration/inventory/registry-only.yml and extra vars from a file, and removes everything it made in
 teardown(): the compose project (containers and network), /etc/docker/certs.d/localhost:PORT
 and the image tags it created.
 """
@@ -26,7 +26,7 @@ import uuid
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 PLAYBOOK = os.path.join(REPO, 'playbooks', 'site.yml')
-INVENTORY = os.path.join(REPO, 'inventories', 'localhost')
+INVENTORY = os.path.join(REPO, 'tests', 'integration', 'inventory', 'registry-only.yml')
 CERTS_D = '/etc/docker/certs.d'
 
 REGISTRY_VERSION = '2.8.3'
@@ -181,7 +181,7 @@ def playbook_env(extra_path=None):
 
 
 def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, timeout=600, diff=False):
-    """ansible-playbook -i inventories/localhost playbooks/site.yml -e @<vars file>."""
+    """ansible-playbook -i tests/integration/inventory/registry-only.yml playbooks/site.yml -e @<vars file>."""
     vars_file = os.path.join(workdir, 'vars-%s.json' % uuid.uuid4().hex[:8])
     with open(vars_file, 'w') as handle:
         json.dump(variables, handle)
@@ -232,8 +232,7 @@ class Deployment:
         self.docker_config = os.path.join(self.workdir, 'docker-config')
         os.makedirs(self.docker_config, exist_ok=True)
         self.certs_d = os.path.join(CERTS_D, 'localhost:%d' % self.port)
-        # Made by this deployment if absent now: by trust() below, or by the registry_client play
-        # of site.yml (inventories/localhost puts this machine in docker_clients too).
+        # Made by this deployment if absent now (trust() below).
         self.created_certs_d = not os.path.exists(self.certs_d)
         self.image_tags = []
 
