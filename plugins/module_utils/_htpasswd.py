@@ -43,6 +43,20 @@ _NAME_RULE = ("a user name must be non-empty and must not contain ':', whitespac
               "characters, nor start with '#'")
 
 
+def users_argument_spec():
+    """The argument spec of the options that say which users a file must hold: the htpasswd
+    module's and registry_info's htpasswd.* (a new dict each call)."""
+    return dict(
+        users=dict(type='list', elements='dict', default=[], options=dict(
+            name=dict(type='str', required=True),
+            password=dict(type='str', no_log=True),
+            state=dict(type='str', choices=['present', 'absent'], default='present'),
+        )),
+        exclusive=dict(type='bool', default=False),
+        update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
+    )
+
+
 class HtpasswdError(Exception):
     """An option value the module cannot use. The message never contains a password or hash."""
 

@@ -205,6 +205,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._bcrypt_dep impo
 from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import (
     HtpasswdError,
     update_htpasswd,
+    users_argument_spec,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._io import (
     read_file,
@@ -218,17 +219,10 @@ def main():
     module = AnsibleModule(
         argument_spec=dict(
             path=dict(type='path', required=True),
-            users=dict(type='list', elements='dict', default=[], options=dict(
-                name=dict(type='str', required=True),
-                password=dict(type='str', no_log=True),
-                state=dict(type='str', choices=['present', 'absent'], default='present'),
-            )),
-            exclusive=dict(type='bool', default=False),
-            update_password=dict(type='str', choices=['always', 'on_create'], default='always',
-                                 no_log=False),
             cost=dict(type='int', default=10),
             create=dict(type='bool', default=True),
             workers=dict(type='int'),
+            **users_argument_spec()
         ),
         add_file_common_args=True,
         supports_check_mode=True,

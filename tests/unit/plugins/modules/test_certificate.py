@@ -14,8 +14,9 @@ import stat
 
 import pytest
 
-from ansible.module_utils import basic
 from ansible.module_utils.testing import patch_module_args
+
+from ansible_collections.dockyard.registry.tests.unit.plugins.modules.glue import Finished, fake_exit_glue
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _certificate as c
 from ansible_collections.dockyard.registry.plugins.modules import certificate
@@ -23,24 +24,10 @@ from ansible_collections.dockyard.registry.plugins.modules import certificate
 SANS = ['registry.example.com', '127.0.0.1']
 
 
-class Finished(Exception):
-    """exit_json or fail_json was called; args[0] is the result."""
-
-
 @pytest.fixture
 def run(monkeypatch):
     """Run main() with the given arguments; return (result, warnings)."""
-    warnings = []
-
-    def finish(failed):
-        def _finish(self, **kwargs):
-            kwargs['failed'] = failed
-            raise Finished(kwargs)
-        return _finish
-
-    monkeypatch.setattr(basic.AnsibleModule, 'exit_json', finish(False))
-    monkeypatch.setattr(basic.AnsibleModule, 'fail_json', finish(True))
-    monkeypatch.setattr(basic.AnsibleModule, 'warn', lambda self, msg: warnings.append(msg))
+    warnings = fake_exit_glue(monkeypatch)
 
     def _run(check_mode=False, diff=False, **args):
         args.update(_ansible_check_mode=check_mode, _ansible_diff=diff)
