@@ -153,22 +153,15 @@ def validate_paths(entries):
     return checks
 
 
-def _user_name(uid, cache):
-    if uid not in cache:
+def _id_name(number, cache, lookup):
+    """The name of a uid (``lookup=pwd.getpwuid``) or gid (``grp.getgrgid``); the id as a string
+    when it has none."""
+    if number not in cache:
         try:
-            cache[uid] = pwd.getpwuid(uid).pw_name
+            cache[number] = lookup(number)[0]
         except KeyError:
-            cache[uid] = str(uid)
-    return cache[uid]
-
-
-def _group_name(gid, cache):
-    if gid not in cache:
-        try:
-            cache[gid] = grp.getgrgid(gid).gr_name
-        except KeyError:
-            cache[gid] = str(gid)
-    return cache[gid]
+            cache[number] = str(number)
+    return cache[number]
 
 
 def _file_type(mode):
@@ -208,7 +201,7 @@ def path_facts(check, users=None, groups=None):
         st = None
     if st is not None:
         facts.update(exists=True, type=_file_type(st.st_mode), mode='%04o' % stat.S_IMODE(st.st_mode),
-                     owner=_user_name(st.st_uid, users), group=_group_name(st.st_gid, groups))
+                     owner=_id_name(st.st_uid, users, pwd.getpwuid), group=_id_name(st.st_gid, groups, grp.getgrgid))
     is_file = facts['type'] == 'file'
     digest = content = None
     if is_file and (check.checksum or check.sha256 is not None or check.regexp is not None):

@@ -197,6 +197,17 @@ def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, 
     return PlaybookResult(argv, proc)
 
 
+def fake_docker(directory, script):
+    """A new directory holding an executable `docker` that runs the shell ``script`` (the lines after
+    #!/bin/sh), for tests that put it first on PATH. Returns the directory."""
+    os.makedirs(directory)
+    path = os.path.join(directory, 'docker')
+    with open(path, 'w') as handle:
+        handle.write('#!/bin/sh\n' + script)
+    os.chmod(path, 0o700)
+    return directory
+
+
 def project_containers(project, all_states=True):
     args = ['ps', '-q', '--no-trunc', '--filter', 'label=com.docker.compose.project=%s' % project]
     if all_states:

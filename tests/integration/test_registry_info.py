@@ -23,6 +23,8 @@ import uuid
 
 import pytest
 
+from roles_lib import fake_docker
+
 bcrypt = pytest.importorskip('bcrypt')
 
 REGISTRY_IMAGE = 'registry:2.8.3'
@@ -184,11 +186,8 @@ def test_real_project_images_and_no_secrets_in_vvv(tmp_path, compose_project):
 
 
 def test_fake_docker_exiting_127_is_reported_not_failed(tmp_path):
-    fake_bin = tmp_path / 'bin'
-    fake_bin.mkdir()
-    fake = fake_bin / 'docker'
-    fake.write_text('#!/bin/sh\necho "docker: fake, not installed" >&2\nexit 127\n')
-    fake.chmod(0o755)
+    fake_bin = fake_docker(str(tmp_path / 'bin'), 'echo "docker: fake, not installed" >&2\nexit 127\n')
+    fake = tmp_path / 'bin' / 'docker'
     result, dummy = run_playbook(tmp_path, dict(info_paths=[dict(path=str(fake), checksum=True)],
                                                 info_project='dyinfo-none', info_images=[REGISTRY_IMAGE]),
                                  check=True, path_prefix=str(fake_bin))

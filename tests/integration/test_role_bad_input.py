@@ -15,41 +15,30 @@ from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
 import os
-import stat
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from roles_lib import project_containers, project_networks, run
+from roles_lib import fake_docker, project_containers, project_networks, run
 
 LONG_PASSWORD = 'L0ng-' + uuid.uuid4().hex * 3  # 101 bytes, over bcrypt's 72
 
 
 def _fake_docker_missing(directory):
     """A `docker` first on PATH that behaves like a missing command (127)."""
-    os.makedirs(directory)
-    path = os.path.join(directory, 'docker')
-    with open(path, 'w') as handle:
-        handle.write('#!/bin/sh\necho "docker: not found" >&2\nexit 127\n')
-    os.chmod(path, stat.S_IRWXU)
-    return directory
+    return fake_docker(directory, 'echo "docker: not found" >&2\nexit 127\n')
 
 
 def _fake_docker_without_compose(directory):
     """A `docker` first on PATH whose engine answers but which has no Compose v2 plugin."""
-    os.makedirs(directory)
-    path = os.path.join(directory, 'docker')
-    with open(path, 'w') as handle:
-        handle.write('#!/bin/sh\n'
-                     'if [ "$1" = compose ]; then\n'
-                     '  echo "docker: \'compose\' is not a docker command." >&2\n'
-                     '  exit 1\n'
-                     'fi\n'
-                     'if [ "$1" = version ]; then echo 20.10.24; exit 0; fi\n'
-                     'echo "fake docker: unexpected $*" >&2\nexit 1\n')
-    os.chmod(path, stat.S_IRWXU)
-    return directory
+    return fake_docker(directory,
+                       'if [ "$1" = compose ]; then\n'
+                       '  echo "docker: \'compose\' is not a docker command." >&2\n'
+                       '  exit 1\n'
+                       'fi\n'
+                       'if [ "$1" = version ]; then echo 20.10.24; exit 0; fi\n'
+                       'echo "fake docker: unexpected $*" >&2\nexit 1\n')
 
 
 def _openssl_pair(directory, name='localhost', matching=True):

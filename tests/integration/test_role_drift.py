@@ -19,11 +19,10 @@ __metaclass__ = type
 import json
 import os
 import shutil
-import stat
 
 import pytest
 
-from roles_lib import curl_status, docker, run
+from roles_lib import curl_status, docker, fake_docker, run
 
 APPLY_TASK = 'Render the registry configuration'
 DEPLOY_INCLUDE = 'Deploy the registry'
@@ -159,14 +158,9 @@ def test_a_hand_edited_compose_project_is_put_back(deployment):
 
 def _docker_without_compose_up(directory):
     """A `docker` first on PATH that runs the real one, except `compose ... up`, which fails."""
-    os.makedirs(directory)
-    path = os.path.join(directory, 'docker')
-    with open(path, 'w') as handle:
-        handle.write('#!/bin/sh\nfor arg in "$@"; do\n  if [ "$arg" = up ]; then\n'
-                     '    echo "simulated failure of compose up" >&2; exit 1\n  fi\ndone\n'
-                     'exec %s "$@"\n' % shutil.which('docker'))
-    os.chmod(path, stat.S_IRWXU)
-    return directory
+    return fake_docker(directory, 'for arg in "$@"; do\n  if [ "$arg" = up ]; then\n'
+                                  '    echo "simulated failure of compose up" >&2; exit 1\n  fi\ndone\n'
+                                  'exec %s "$@"\n' % shutil.which('docker'))
 
 
 def _ui_title(dep):
