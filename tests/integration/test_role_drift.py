@@ -24,7 +24,7 @@ import pytest
 
 from roles_lib import curl_status, docker, fake_docker, run
 
-APPLY_TASK = 'Render the registry configuration'
+APPLY_TASK = 'Write the registry configuration and the Compose project'
 DEPLOY_INCLUDE = 'Deploy the registry'
 HEALTH_TASK = 'Check the registry as a client does'
 LOOK_TASK = 'Look at the host (read-only)'

@@ -2,7 +2,7 @@
 # Copyright (c) dockyard.registry contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""The role's rendered files against the registry's configuration contract, per major version.
+"""The role's planned files against the registry's configuration contract, per major version.
 
 Registry 3.x is not packaged for Debian, so it cannot run here: its rendered config.yml and
 docker-compose.yml are checked against v3's documented keys and paths (distribution v3
@@ -99,19 +99,26 @@ def contract_problems(major, config, compose, base):
 
 
 def render(tmp_path, **variables):
-    """Render config.yml and docker-compose.yml with the role's defaults, vars and templates."""
+    """config.yml and docker-compose.yml as the role plans them, from its defaults and vars."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
     base = str(tmp_path / 'base')
     playbook = tmp_path / 'render.yml'
     extra = dict(registry_base_dir=base, registry_users=[{'name': 'admin', 'password': 'unused'}],
                  ansible_python_interpreter=sys.executable)
     extra.update(variables)
+    plan = "(_registry_input | dockyard.registry.registry_plan)"
     playbook.write_text(yaml.safe_dump([{
         'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
         'vars_files': [os.path.join(ROLE, 'defaults', 'main.yml'), os.path.join(ROLE, 'vars', 'main.yml')],
         'tasks': [
-            {'name': 'Render %s' % name, 'ansible.builtin.template': {
-                'src': os.path.join(ROLE, 'templates', name + '.j2'), 'dest': str(tmp_path / name), 'mode': '0600'}}
-            for name in ('config.yml', 'docker-compose.yml')],
+            {'name': 'Plan', 'ansible.builtin.set_fact': {'plan': '{{ %s }}' % plan}},
+            {'name': 'No problems', 'ansible.builtin.assert': {'that': 'plan.problems == []',
+                                                               'fail_msg': '{{ plan.problems }}'}},
+        ] + [
+            {'name': 'Write %s' % name, 'ansible.builtin.copy': {
+                'content': '{{ (plan.files | selectattr("path", "equalto", plan.paths.%s) | first).content }}' % key,
+                'dest': str(tmp_path / name), 'mode': '0600'}}
+            for name, key in (('config.yml', 'config'), ('docker-compose.yml', 'compose'))],
     }]))
     # Extra vars: the role's defaults, loaded here as vars_files, would outrank play vars.
     (tmp_path / 'extra.yml').write_text(yaml.safe_dump(extra))
@@ -154,3 +161,61 @@ def test_the_contract_check_catches_unknown_v3_keys():
     """Negative control for the key tree: v2-only or misspelt keys are reported."""
     assert unknown_keys({'http': {'tls': {'minimumTLS': 'tls1.2'}}, 'loglevel': 'info'}, V3_KEYS) == [
         'http.tls.minimumTLS', 'loglevel']
+
+
+def _run_registry(tmp_path, config):
+    """Run the real registry binary (the test bed's 2.8 image) on ``config``; (container, port) or the
+    (None, output) of a registry that refused to start."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import roles_lib  # pylint: disable=import-outside-toplevel
+    certs = tmp_path / 'certs'
+    certs.mkdir()
+    subprocess.run(['openssl', 'req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+                    '-subj', '/CN=localhost', '-addext', 'subjectAltName=DNS:localhost', '-days', '2',
+                    '-keyout', str(certs / 'registry.key'), '-out', str(certs / 'registry.crt')],
+                   check=True, capture_output=True)
+    conf = tmp_path / 'config'
+    conf.mkdir()
+    (conf / 'config.yml').write_text(yaml.safe_dump(config))
+    port = roles_lib.free_ports(1)[0]
+    name = 'dockyard-render-%d' % port
+    proc = roles_lib.docker('run', '-d', '--name', name, '-p', '127.0.0.1:%d:5000' % port,
+                            '-v', '%s:/etc/docker/registry:ro' % conf, '-v', '%s:/certs:ro' % certs,
+                            roles_lib.REGISTRY_IMAGE, check=True)
+    del proc
+    return name, port, str(certs / 'registry.crt')
+
+
+def test_the_real_registry_runs_the_plan_and_refuses_two_drivers(tmp_path, docker_engine):
+    """registry_config_overrides can tune the driver but never add a second one: the real registry
+    binary runs the planned config, and refuses (negative control) the config the plan now refuses."""
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import roles_lib  # pylint: disable=import-outside-toplevel
+    del docker_engine
+    tuned = {'storage': {'filesystem': {'maxthreads': 50}}}
+    dummy, config, dummy2 = render(tmp_path / 'tuned', registry_version='2.8.3', registry_auth_enabled=False,
+                                   registry_config_overrides=tuned)
+    assert config['storage']['filesystem'] == {'rootdirectory': '/var/lib/registry', 'maxthreads': 50}
+    two = dict(config, storage=dict(config['storage'], s3={'bucket': 'b', 'region': 'us-east-1'}))
+    runs = {}
+    try:
+        for label, data in (('planned', config), ('two drivers', two)):
+            (tmp_path / label).mkdir()
+            runs[label] = _run_registry(tmp_path / label, data)
+        name, port, cert = runs['planned']
+        status = roles_lib.wait_for(lambda: roles_lib.curl_status('https://localhost:%d/v2/' % port, cacert=cert)
+                                    if roles_lib.docker('inspect', '-f', '{{.State.Running}}', name).stdout.strip() == 'true'
+                                    else 'exited', 30, what='the planned config to serve')
+        assert status == 200, roles_lib.docker('logs', name).stderr[-2000:]
+        name, port, cert = runs['two drivers']
+        roles_lib.wait_for(lambda: roles_lib.docker('inspect', '-f', '{{.State.Running}}', name).stdout.strip() == 'false',
+                           30, what='the registry with two drivers to exit')
+        logs = roles_lib.docker('logs', name)
+        assert 'must provide exactly one storage type. Provided: [filesystem s3]' in logs.stdout + logs.stderr
+    finally:
+        for name, dummy, dummy2 in runs.values():
+            roles_lib.docker('rm', '-f', name)
+    # And the role refuses to plan what the binary refuses.
+    with pytest.raises(AssertionError, match='second storage driver'):
+        render(tmp_path / 'refused', registry_version='2.8.3',
+               registry_config_overrides={'storage': {'s3': {'bucket': 'b', 'region': 'us-east-1'}}})

@@ -2,7 +2,7 @@
 # Copyright (c) 2026, dockyard.registry developers
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
-"""Unit tests of the registry role's drift filters (plugins/filter/drift.py): pure functions over
+"""Unit tests of the registry role's drift rules (plugins/plugin_utils/_registry_drift.py): pure functions over
 what dockyard.registry.registry_info returns. Every rule is checked in sync and with one
 difference (the negative control: the same input with that one thing changed)."""
 
@@ -18,8 +18,8 @@ import pytest
 
 from ansible.errors import AnsibleFilterError
 
-from ansible_collections.dockyard.registry.plugins.filter.drift import (
-    DEFINITION_LABEL, FilterModule, info_paths, registry_drift, stamp_definitions)
+from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_drift import (
+    DEFINITION_LABEL, difference_diff, info_paths, registry_drift, stamp_definitions)
 
 SECRET_SHA = hashlib.sha256(b'NGINX_PROXY_HEADER_Authorization=Basic c2VjcmV0\n').hexdigest()
 CONFIG_SHA = hashlib.sha256(b'config').hexdigest()
@@ -78,7 +78,8 @@ def in_sync_info():
 
 
 def drift(info, **kwargs):
-    return registry_drift(info, LAYOUT, CHECKSUMS, COMPOSE, **kwargs)
+    """The differences' messages (each difference also says what, wanted and found)."""
+    return [item['message'] for item in registry_drift(info, LAYOUT, CHECKSUMS, COMPOSE, **kwargs)]
 
 
 def test_in_sync_host_has_no_drift():
@@ -134,12 +135,13 @@ def test_unhealthy_is_not_drift_compose_would_not_change_it():
     assert _changed(lambda i: i['containers'][0].update(health='unhealthy')) == []
 
 
-def test_verdicts_can_be_left_out_and_forced_drift_is_kept():
+def test_verdicts_can_be_left_out():
     info = in_sync_info()
     info['certificate'] = {'reason': 'missing'}
     info.pop('htpasswd')
     assert drift(info, certificate=False, htpasswd=False) == []
-    assert drift(in_sync_info(), always=['pull policy always']) == ['pull policy always']
+    # Control: the same host with the verdicts counted.
+    assert drift(info) == ['certificate: missing', 'htpasswd: not inspected']
 
 
 def test_without_compose_containers_are_not_checked():
@@ -153,7 +155,8 @@ def test_messages_never_hold_a_checksum_or_secret():
     info = in_sync_info()
     for fact in info['paths'].values():
         fact.update(matches=False, sha256_matches=False, sha256='e' * 64)
-    text = json.dumps(drift(info))
+    differences = registry_drift(info, LAYOUT, CHECKSUMS, COMPOSE)
+    text = json.dumps([differences, difference_diff(differences)])
     assert SECRET_SHA not in text and CONFIG_SHA not in text and 'e' * 64 not in text
     assert 'ui.env: content differs' in text  # control: the secret file is reported, by path only
 
@@ -206,5 +209,14 @@ def test_registry_drift_refuses_what_is_not_a_module_result():
         registry_drift(None, LAYOUT)
 
 
-def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'stamp_definitions', 'info_paths', 'registry_drift'}
+def test_differences_are_structured_and_make_a_diff():
+    info = in_sync_info()
+    info['paths']['/r'].update(mode='0777')
+    info['containers'][0].update(state='exited')
+    differences = registry_drift(info, LAYOUT, CHECKSUMS, COMPOSE)
+    assert [(d['what'], d['wanted'], d['found']) for d in differences] == [
+        ('/r mode', '0755', '0777'), ('service registry state', 'running', 'exited')]
+    diff = difference_diff(differences)
+    assert diff['before'] == '/r mode: 0777\nservice registry state: exited\n'
+    assert diff['after'] == '/r mode: 0755\nservice registry state: running\n'
+    assert difference_diff([]) == {'before_header': 'host', 'after_header': 'plan', 'before': '', 'after': ''}

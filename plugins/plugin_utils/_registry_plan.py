@@ -1,0 +1,976 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) dockyard.registry contributors
+# GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
+# SPDX-License-Identifier: GPL-3.0-or-later
+"""The registry role's decisions, as one plan computed on the controller.
+
+``build_plan(variables)`` takes the role's variables (``registry_*``, as the play sees them) and
+returns everything the role's YAML tasks carry out:
+
+- ``problems``: every problem with the variables (empty when they are valid), each naming the
+  variable, the value (never a secret) and what is allowed;
+- ``directories`` and ``layout``: the directories and files the role writes, with their modes and
+  owners (the single source for the apply tasks and for the read-only look at the host);
+- ``files``: the generated files (config.yml, docker-compose.yml, the UI's tls.conf) as content,
+  with their sha256; ``config`` and ``compose`` as data;
+- ``look``: the options of the one read-only look at the host (dockyard.registry.registry_info);
+- with ``info`` (that look's result): ``drift``, what differs between the host and the plan.
+
+Each TLS mode, UI mode and storage driver is one entry of a table below (``TLS_MODES``,
+``UI_MODES``, ``STORAGE_DRIVERS``): what it needs, what it writes, how the look judges it and what
+clients trust. A mode that is not in its table is an error, never a fallback.
+"""
+
+from __future__ import absolute_import, division, print_function
+
+__metaclass__ = type
+
+import copy
+import hashlib
+import ipaddress
+import os
+import re
+
+import yaml
+
+from ansible.module_utils.six import string_types
+
+from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_drift import (
+    DEFINITION_LABEL, registry_drift, stamp_definitions)
+
+try:
+    from ansible_collections.dockyard.registry.plugins.module_utils import _certificate as cert_utils
+    from ansible_collections.dockyard.registry.plugins.module_utils._certificate import CertificateError
+    from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import (
+        HtpasswdError, MAX_COST, MIN_COST, validate_users)
+except ImportError as exc:  # pragma: no cover - reported by the filter that needs them
+    IMPORT_ERROR = exc
+else:
+    IMPORT_ERROR = None
+
+MANAGED = '# Managed by Ansible (dockyard.registry.registry): local changes are overwritten.\n'
+CERT_MOUNT = '/certs'
+DATA_MOUNT = '/var/lib/registry'
+DEBUG_ADDR = '127.0.0.1:5001'
+HEALTHCHECK = ['CMD', 'wget', '-q', '-O', '/dev/null', 'http://%s/debug/health' % DEBUG_ADDR]
+LOOPBACK_NAMES = ['localhost', '127.0.0.1']
+# Where each major version reads its configuration: a config mounted elsewhere is silently ignored.
+CONFIG_MOUNTS = {2: '/etc/docker/registry', 3: '/etc/distribution'}
+SUPPORTED_MAJORS = (2, 3)
+
+# Directories under registry_base_dir (key, relative path, mode).
+DIRECTORIES = (
+    ('base', '', '0755'),
+    ('config', 'config', '0755'),
+    ('certs', 'certs', '0755'),
+    ('auth', 'auth', '0750'),
+    ('data', 'data', '0750'),
+    ('secrets', 'secrets', '0700'),
+    ('ui', 'ui', '0755'),
+)
+
+# Keys of distribution's `storage` section that are not drivers (configuration.Storage.Type()).
+STORAGE_PARAMETERS = ('delete', 'maintenance', 'cache', 'redirect', 'tag')
+
+# The UI's HTTPS server in front of its own (port 80 inside the container, never published).
+UI_TLS_CONF = MANAGED + '''# HTTPS in front of the UI's own server (port 80 inside the container, never published):
+# the browser's credentials never cross the network in clear.
+server {
+    listen 443 ssl;
+    ssl_certificate /etc/nginx/certs/registry.crt;
+    ssl_certificate_key /etc/nginx/certs/registry.key;
+    ssl_protocols TLSv1.2 TLSv1.3;
+    client_max_body_size 0;
+
+    location / {
+        proxy_pass http://127.0.0.1:80;
+        proxy_http_version 1.1;
+        proxy_set_header Host $http_host;
+        proxy_set_header X-Forwarded-Proto https;
+        proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_request_buffering off;
+        proxy_buffering off;
+        proxy_read_timeout 900s;
+        chunked_transfer_encoding on;
+    }
+}
+'''
+
+CORS_HEADERS = (
+    ('Access-Control-Allow-Credentials', ['true']),
+    ('Access-Control-Allow-Headers', ['Authorization', 'Accept', 'Cache-Control']),
+    ('Access-Control-Allow-Methods', ['HEAD', 'GET', 'OPTIONS', 'DELETE']),
+    ('Access-Control-Expose-Headers', ['Docker-Content-Digest']),
+)
+
+_DURATION_RE = re.compile(r'^([0-9]+(\.[0-9]+)?(ns|us|µs|ms|s|m|h))+$')
+_PROJECT_RE = re.compile(r'^[a-z0-9][a-z0-9_-]*$')
+_HTTP_SECRET_MIN = 16
+
+
+class PlanError(Exception):
+    """The variables cannot be planned at all (an internal contract broken, not bad user input)."""
+
+
+def sha256_text(text):
+    return hashlib.sha256(text.encode('utf-8')).hexdigest()
+
+
+def to_yaml(data):
+    """YAML as the role writes it: block style, sorted keys, two-space indent (as to_nice_yaml)."""
+    return yaml.safe_dump(data, default_flow_style=False, indent=2, sort_keys=True, allow_unicode=True, width=1000)
+
+
+def deep_merge(base, override):
+    """``override`` merged into a copy of ``base``; dictionaries merge, anything else replaces."""
+    merged = copy.deepcopy(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def env_strings(env):
+    """Container environment values as strings; booleans as 'true'/'false' (Joxit compares strings)."""
+    result = {}
+    for key, value in env.items():
+        if isinstance(value, bool):
+            value = 'true' if value else 'false'
+        elif value is None:
+            value = ''
+        elif not isinstance(value, string_types):
+            value = str(value)
+        result[str(key)] = value
+    return result
+
+
+def publish_address(address):
+    """Docker wants IPv6 addresses in brackets in a port mapping."""
+    return '[%s]' % address if ':' in address else address
+
+
+def local_address(bind_address):
+    """How the host itself reaches what it publishes on ``bind_address``."""
+    if bind_address in ('0.0.0.0', ''):
+        return '127.0.0.1'
+    if bind_address == '::':
+        return '[::1]'
+    return publish_address(bind_address)
+
+
+def is_loopback(address):
+    return bool(re.match(r'^(127\.|::1$|localhost$)', address))
+
+
+def is_wildcard(address):
+    return address in ('0.0.0.0', '::', '')
+
+
+# ------------------------------------------------------------------------------------------------
+# The role's variables, read once, with the types argument_specs already checked.
+
+def plain(value):
+    """``value`` as plain Python types (Ansible hands over tagged str/dict/list subclasses)."""
+    if isinstance(value, dict):
+        return dict((str(key), plain(item)) for key, item in value.items())
+    if isinstance(value, (list, tuple)):
+        return [plain(item) for item in value]
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        return int(value)
+    if isinstance(value, float):
+        return float(value)
+    return str(value)
+
+
+class Variables(object):
+    """The role's variables; ``problem()`` collects messages instead of raising."""
+
+    def __init__(self, variables):
+        if not isinstance(variables, dict):
+            raise PlanError('registry_plan: expected a dictionary of the role variables, got %s'
+                            % type(variables).__name__)
+        self.raw = plain(variables)
+        self.problems = []
+
+    def __getitem__(self, name):
+        try:
+            return self.raw[name]
+        except KeyError:
+            raise PlanError('registry_plan: the role variable %s is not defined' % name)
+
+    def get(self, name, default=None):
+        return self.raw.get(name, default)
+
+    def text(self, name):
+        value = self[name]
+        return '' if value is None else str(value)
+
+    def flag(self, name):
+        value = self[name]
+        if isinstance(value, string_types):
+            return value.strip().lower() in ('1', 'true', 'yes', 'on', 'y', 't')
+        return bool(value)
+
+    def integer(self, name, low=None, high=None, allowed=None):
+        """The value as an int, or None after recording a problem."""
+        value = self[name]
+        try:
+            if isinstance(value, bool):
+                raise ValueError()
+            number = int(str(value).strip())
+        except (TypeError, ValueError):
+            number = None
+        if number is None or (low is not None and number < low) or (high is not None and number > high):
+            self.problem('%s: %r is not allowed; %s.' % (
+                name, value, allowed or 'an integer from %s to %s' % (low, high)))
+            return None
+        return number
+
+    def problem(self, message):
+        self.problems.append(message)
+
+
+# ------------------------------------------------------------------------------------------------
+# TLS modes. Each entry says what it needs from the variables, which files it writes, how the
+# look at the host judges it, and what clients trust (certs/ca.crt).
+
+class TlsMode(object):
+    name = None
+    tasks = None
+    # Whether registry_info's certificate verdict (key, SANs, expiry, issuer) counts as drift.
+    judged_by_look = True
+
+    def validate(self, v, ctx):
+        """Problems with this mode's variables (appended to v.problems)."""
+
+    def files(self, v, ctx):
+        """Layout entries of certs/ (paths from ctx.paths)."""
+        raise NotImplementedError
+
+    def checksums(self, v, ctx):
+        """{path: sha256} of files whose content the controller knows."""
+        return {}
+
+    def has_ca(self, v):
+        """Whether certs/ca.crt exists for clients to trust."""
+        return True
+
+    def names_localhost(self, v):
+        """Whether the certificate names localhost (the role's checks can then verify it)."""
+        return v.flag('registry_tls_loopback_names')
+
+    def look(self, v, ctx):
+        """The certificate option of registry_info (None: nothing to judge there)."""
+        options = {'path': ctx.paths['cert'], 'privatekey_path': ctx.paths['key'],
+                   'subject_alt_names': ctx.sans, 'key_type': v.text('registry_tls_key_type'),
+                   'renew_before_days': ctx.renew_before_days}
+        if options['key_type'] == 'ecdsa':
+            options['curve'] = v.text('registry_tls_curve')
+        else:
+            options['key_size'] = ctx.key_size
+        return options
+
+
+class SelfSignedTls(TlsMode):
+    name = 'self_signed'
+    tasks = 'tls_self_signed.yml'
+
+    def files(self, v, ctx):
+        return [
+            {'path': ctx.paths['cert'], 'state': 'file', 'checksum': True},
+            {'path': ctx.paths['key'], 'state': 'file', 'mode': '0600'},
+            {'path': ctx.paths['ca'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root',
+             'checksum': True, 'same_as': ctx.paths['cert']},
+        ]
+
+
+class CaTls(TlsMode):
+    name = 'ca'
+    tasks = 'tls_ca.yml'
+
+    def validate(self, v, ctx):
+        cert, key = v.text('registry_tls_ca_cert'), v.text('registry_tls_ca_key')
+        if cert and key and (v.flag('registry_tls_ca_create') or (ctx.is_file(cert) and ctx.is_file(key))):
+            return
+        v.problem("registry_tls_mode 'ca' needs registry_tls_ca_cert and registry_tls_ca_key, files on the"
+                  " controller (got registry_tls_ca_cert: '%s', registry_tls_ca_key: '%s'); set"
+                  " registry_tls_ca_create: true to create the CA there." % (cert, key))
+
+    def files(self, v, ctx):
+        return [
+            {'path': ctx.paths['cert'], 'state': 'file', 'checksum': True},
+            {'path': ctx.paths['key'], 'state': 'file', 'mode': '0600'},
+            {'path': ctx.paths['ca'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root',
+             'checksum': True},
+        ]
+
+    def checksums(self, v, ctx):
+        ca = ctx.controller_sha256(v.text('registry_tls_ca_cert'))
+        return {ctx.paths['ca']: ca} if ca else {}
+
+    def look(self, v, ctx):
+        options = TlsMode.look(self, v, ctx)
+        options['ca_cert_path'] = ctx.paths['ca']
+        return options
+
+
+class ProvidedTls(TlsMode):
+    name = 'provided'
+    tasks = 'tls_provided.yml'
+    # The files are the user's: the look compares their content with the controller's copies.
+    judged_by_look = False
+
+    def validate(self, v, ctx):
+        cert, key = v.text('registry_tls_certificate'), v.text('registry_tls_private_key')
+        if not (ctx.is_file(cert) and ctx.is_file(key)):
+            v.problem("registry_tls_mode 'provided' needs registry_tls_certificate and registry_tls_private_key,"
+                      " readable files on the controller (got '%s' and '%s')." % (cert, key))
+            return
+        ca = v.text('registry_tls_provided_ca')
+        if ca and not ctx.is_file(ca):
+            v.problem("registry_tls_provided_ca: '%s' is not a readable file on the controller; give the CA"
+                      " certificate clients trust, or leave it empty for the system trust." % ca)
+        if IMPORT_ERROR is not None:
+            return
+        try:
+            sans = provided_certificate_sans(ctx.read(cert), ctx.read(key), key)
+        except CertificateError as exc:
+            v.problem("registry_tls_certificate '%s' and registry_tls_private_key '%s': they do not go together:"
+                      " %s. Provide a certificate for this key whose subjectAltName lists every name clients use."
+                      % (cert, key, exc))
+            return
+        names = [name.split(':', 1)[-1].lower() for name in sans]
+        wanted = [v.text('registry_server_name')] + [str(name) for name in v['registry_tls_subject_alt_names']]
+        missing = [name for name in wanted
+                   if name.lower() not in names and ('*.' + name.lower().split('.', 1)[-1]) not in names]
+        if missing:
+            v.problem("registry_tls_certificate '%s' and registry_tls_private_key '%s': the certificate does not"
+                      " cover %s (registry_server_name, registry_tls_subject_alt_names); it names %s. Provide a"
+                      " certificate for this key whose subjectAltName lists every name clients use."
+                      % (cert, key, ', '.join(missing), ', '.join(sans)))
+
+    def files(self, v, ctx):
+        entries = [
+            {'path': ctx.paths['cert'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root',
+             'checksum': True},
+            {'path': ctx.paths['key'], 'state': 'file', 'mode': '0600', 'owner': 'root', 'group': 'root',
+             'sha256': ctx.controller_sha256(v.text('registry_tls_private_key'))},
+        ]
+        if self.has_ca(v):
+            entries.append({'path': ctx.paths['ca'], 'state': 'file', 'mode': '0644', 'owner': 'root',
+                            'group': 'root', 'checksum': True})
+        return entries
+
+    def checksums(self, v, ctx):
+        sums = {ctx.paths['cert']: ctx.controller_sha256(v.text('registry_tls_certificate'))}
+        if self.has_ca(v):
+            sums[ctx.paths['ca']] = ctx.controller_sha256(v.text('registry_tls_provided_ca'))
+        return dict((path, value) for path, value in sums.items() if value)
+
+    def has_ca(self, v):
+        return bool(v.text('registry_tls_provided_ca'))
+
+    def names_localhost(self, v):
+        # A provided certificate need not name localhost: the role's checks cannot rely on it.
+        return False
+
+    def look(self, v, ctx):
+        return None
+
+
+def provided_certificate_sans(cert_data, key_data, key_path):
+    """The subjectAltNames of a provided chain, after the certificate module's own install checks
+    (readable chain in order, matching key); CertificateError otherwise."""
+    import datetime
+    plan = cert_utils.plan_install(cert_utils.Source(key_path, key_data), cert_utils.Source('', None), cert_data,
+                                   datetime.datetime.now(datetime.timezone.utc), 0)
+    return cert_utils.certificate_sans(plan.cert)
+
+
+TLS_MODES = dict((mode.name, mode) for mode in (SelfSignedTls(), CaTls(), ProvidedTls()))
+
+
+# ------------------------------------------------------------------------------------------------
+# UI modes: how the browser reaches the registry through (or beside) the Joxit UI.
+
+class UiMode(object):
+    name = None
+    # The UI's nginx signs every request in as registry_ui_proxy_user (secrets/ui.env).
+    forwards_credentials = False
+
+    def environment(self, v):
+        return {}
+
+    def registry_headers(self, v):
+        """Extra http.headers of the registry."""
+        return {}
+
+    def validate(self, v):
+        pass
+
+
+class ProxyUi(UiMode):
+    name = 'proxy'
+
+    def environment(self, v):
+        return {'NGINX_PROXY_PASS_URL': 'https://registry:5000', 'NGINX_RESOLVER': '127.0.0.11'}
+
+
+class ForwardCredentialsUi(ProxyUi):
+    name = 'forward_credentials'
+    forwards_credentials = True
+
+    def validate(self, v):
+        user = v['registry_ui_proxy_user'] or {}
+        if not isinstance(user, dict):
+            user = {}
+        name, password = user.get('name') or '', user.get('password') or ''
+        if name and password:
+            return
+        v.problem("registry_ui_proxy_user: registry_ui_mode 'forward_credentials' needs a dedicated account"
+                  " {name: ..., password: ...} (the password from vault); got %s and %s."
+                  % ('name ' + str(name) if name else 'no name', 'a password' if password else 'no password'))
+
+
+class CrossOriginUi(UiMode):
+    name = 'cross_origin'
+
+    def environment(self, v):
+        return {'REGISTRY_URL': v.text('registry_ui_registry_url')}
+
+    def registry_headers(self, v):
+        headers = {'Access-Control-Allow-Origin': [v.text('registry_ui_origin')]}
+        headers.update((name, list(value)) for name, value in CORS_HEADERS)
+        return headers
+
+
+UI_MODES = dict((mode.name, mode) for mode in (ProxyUi(), ForwardCredentialsUi(), CrossOriginUi()))
+
+
+# ------------------------------------------------------------------------------------------------
+# Storage drivers: the `storage.<driver>` section, and what the registry container mounts.
+
+class StorageDriver(object):
+    name = None
+
+    def section(self, v):
+        raise NotImplementedError
+
+    def mounts_data(self):
+        """Whether data/ on the host is the registry's storage."""
+        return False
+
+    def validate(self, v):
+        pass
+
+
+class FilesystemStorage(StorageDriver):
+    name = 'filesystem'
+
+    def section(self, v):
+        return {'rootdirectory': DATA_MOUNT}
+
+    def mounts_data(self):
+        return True
+
+
+STORAGE_DRIVERS = dict((driver.name, driver) for driver in (FilesystemStorage(),))
+
+
+def _choice(v, name, table):
+    value = v.text(name)
+    if value not in table:
+        v.problem("%s: '%s' is not supported; allowed: %s." % (name, value, ', '.join(sorted(table))))
+        return None
+    return table[value]
+
+
+# ------------------------------------------------------------------------------------------------
+# Checks of single variables (the table-free rules).
+
+def _name_problems(v):
+    if IMPORT_ERROR is not None:
+        return
+    problems = []
+    for variable, names, indexed in (('registry_server_name', [v.text('registry_server_name')], False),
+                                     ('registry_tls_subject_alt_names', v['registry_tls_subject_alt_names'], True)):
+        if not isinstance(names, list):
+            problems.append('%s: must be a list, got %r' % (variable, names))
+            continue
+        for index, name in enumerate(names):
+            try:
+                cert_utils.parse_subject_alt_name(name, '%s[%d]' % (variable, index) if indexed else variable)
+            except CertificateError as exc:
+                problems.append(str(exc).split('; ', 1)[0])
+    if problems:
+        v.problem('; '.join(problems) + ". Allowed: DNS names (letters, digits, '-', labels of at most 63"
+                  " characters, optionally '*.' first) and IPv4/IPv6 addresses.")
+
+
+def user_problems(users, auth_enabled=True, update_password='always', variable='registry_users'):
+    """Messages for a users list: never a password, always the user and the variable."""
+    if not isinstance(users, list):
+        return ['%s: must be a list of {name, password, state}' % variable]
+    if IMPORT_ERROR is not None:
+        return []
+    problems = []
+    try:
+        parsed = validate_users(users)
+    except HtpasswdError as exc:
+        return [str(exc).replace('users[', variable + '[', 1)]
+    for user in parsed:
+        if user.state == 'present' and user.password is None and update_password == 'always':
+            problems.append('%s[%d] (user %r): a password is required (put it in vault)'
+                            % (variable, user.index, user.name))
+    if auth_enabled and not any(user.state == 'present' for user in parsed):
+        problems.append('%s: authentication is on (registry_auth_enabled) but no user is present; '
+                        'add at least one {name: ..., password: ...}' % variable)
+    return problems
+
+
+def _address_problem(v, name):
+    value = v.text(name)
+    if value in ('', 'localhost'):
+        return
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        v.problem("%s: '%s' is not an IP address; allowed: an IPv4 or IPv6 address of the host"
+                  " (0.0.0.0 or :: for all, 127.0.0.1 for this host only)." % (name, value))
+
+
+def _duration_problem(v, name):
+    value = v.text(name)
+    if not _DURATION_RE.match(value) or not re.search(r'[1-9]', value):
+        v.problem("%s: '%s' is not a duration; allowed: a positive Go/Compose duration such as 10s, 500ms"
+                  " or 1m30s." % (name, value))
+
+
+def _version_major(v):
+    version = v.text('registry_version')
+    try:
+        major = int(version.split('.')[0])
+    except ValueError:
+        major = None
+    if major not in SUPPORTED_MAJORS:
+        v.problem("registry_version: '%s' is not supported; allowed: a 2.x or 3.x version of the CNCF"
+                  " distribution registry (e.g. 2.8.3 or 3.0.0)." % version)
+        return None
+    return major
+
+
+# ------------------------------------------------------------------------------------------------
+# The plan.
+
+class Context(object):
+    """What the tables need besides the variables: paths, names and the controller's files."""
+
+    def __init__(self, v, read_file):
+        self._read_file = read_file
+        base = v.text('registry_base_dir').rstrip('/') or '/'
+        self.base = base
+        self.dirs = dict((key, os.path.join(base, rel) if rel else base) for key, rel, dummy in DIRECTORIES)
+        self.paths = {
+            'config': os.path.join(self.dirs['config'], 'config.yml'),
+            'compose': os.path.join(base, 'docker-compose.yml'),
+            'ui_tls_conf': os.path.join(self.dirs['ui'], 'tls.conf'),
+            'env': os.path.join(self.dirs['secrets'], 'registry.env'),
+            'ui_env': os.path.join(self.dirs['secrets'], 'ui.env'),
+            'cert': os.path.join(self.dirs['certs'], 'registry.crt'),
+            'key': os.path.join(self.dirs['certs'], 'registry.key'),
+            'ca': os.path.join(self.dirs['certs'], 'ca.crt'),
+            'htpasswd': os.path.join(self.dirs['auth'], 'htpasswd'),
+        }
+        sans = [v.text('registry_server_name')] + [str(name) for name in (v['registry_tls_subject_alt_names'] or [])]
+        if v.flag('registry_tls_loopback_names'):
+            sans += LOOPBACK_NAMES
+        self.sans = []
+        for name in sans:
+            if name not in self.sans:
+                self.sans.append(name)
+        self.renew_before_days = None
+        self.key_size = None
+        self._sha = {}
+
+    def read(self, path):
+        return self._read_file(path)
+
+    def is_file(self, path):
+        if not path:
+            return False
+        try:
+            self._read_file(path)
+        except (IOError, OSError):
+            return False
+        return True
+
+    def controller_sha256(self, path):
+        """sha256 of a controller file ('' when it cannot be read; validation reports that)."""
+        if not path:
+            return ''
+        if path not in self._sha:
+            try:
+                self._sha[path] = hashlib.sha256(self._read_file(path)).hexdigest()
+            except (IOError, OSError):
+                self._sha[path] = ''
+        return self._sha[path]
+
+
+def _read_controller_file(path):
+    with open(os.path.expanduser(path), 'rb') as handle:
+        return handle.read()
+
+
+def _users(v):
+    users = list(v['registry_users'] or [])
+    proxy = v['registry_ui_proxy_user'] or {}
+    return users, proxy
+
+
+def _validate(v, ctx):
+    """Every rule on the variables; fills v.problems. Returns the looked-up table entries."""
+    major = _version_major(v)
+    present = v.text('registry_state') == 'present'
+    if v.text('registry_state') not in ('present', 'absent'):
+        v.problem("registry_state: '%s' is not allowed; allowed: present, absent." % v.text('registry_state'))
+    base = v.text('registry_base_dir')
+    if not base.startswith('/') or base.rstrip('/') == '':
+        v.problem("registry_base_dir: '%s' is not allowed; allowed: an absolute directory path on the host other"
+                  " than /." % base)
+    project = v.text('registry_project_name')
+    if not _PROJECT_RE.match(project):
+        v.problem("registry_project_name: '%s' is not a Compose project name; allowed: lower-case letters, digits,"
+                  " '-' and '_', starting with a letter or digit." % project)
+    tls = _choice(v, 'registry_tls_mode', TLS_MODES)
+    ui = _choice(v, 'registry_ui_mode', UI_MODES)
+    storage = _choice(v, 'registry_storage_driver', STORAGE_DRIVERS)
+    if not present:
+        return major, tls, ui, storage
+    ui_enabled = v.flag('registry_ui_enabled')
+    port = v.integer('registry_port', 1, 65535, 'a port must be an integer from 1 to 65535')
+    ui_port = v.integer('registry_ui_port', 1, 65535, 'a port must be an integer from 1 to 65535') if ui_enabled else None
+    bind, ui_bind = v.text('registry_bind_address'), v.text('registry_ui_bind_address')
+    if (ui_enabled and port is not None and port == ui_port
+            and (bind == ui_bind or is_wildcard(bind) or is_wildcard(ui_bind))):
+        v.problem('registry_ui_port: %s clashes with registry_port: %s (%s and %s overlap); choose another'
+                  ' registry_ui_port.' % (ui_port, port, ui_bind, bind))
+    _address_problem(v, 'registry_bind_address')
+    if ui_enabled:
+        _address_problem(v, 'registry_ui_bind_address')
+    _duration_problem(v, 'registry_healthcheck_interval')
+    ctx.renew_before_days = v.integer('registry_tls_renew_before_days', 0, 3650)
+    v.integer('registry_tls_valid_days', 1, 36500)
+    v.integer('registry_tls_ca_valid_days', 1, 36500)
+    v.integer('registry_catalog_max_entries', 1, 1000000)
+    v.integer('registry_health_timeout', 1, 3600)
+    if v.text('registry_tls_key_type') == 'rsa':
+        ctx.key_size = v.integer('registry_tls_key_size', allowed='allowed: 2048, 3072 or 4096')
+        if ctx.key_size is not None and ctx.key_size not in (2048, 3072, 4096):
+            v.problem('registry_tls_key_size: %s is not allowed; allowed: 2048, 3072 or 4096.' % ctx.key_size)
+    if IMPORT_ERROR is None:
+        v.integer('registry_htpasswd_cost', MIN_COST, MAX_COST,
+                  'allowed: a bcrypt cost from %d to %d' % (MIN_COST, MAX_COST))
+    secret = v.text('registry_http_secret')
+    if secret and (len(secret) < _HTTP_SECRET_MIN or re.search(r'\s', secret)):
+        # Never the value: it is a secret.
+        v.problem('registry_http_secret: the value given (%d characters) is too weak; allowed: at least %d'
+                  ' characters without white space (e.g. 64 random letters and digits from vault), or empty to'
+                  ' have one generated and kept on the host.' % (len(secret), _HTTP_SECRET_MIN))
+    _name_problems(v)
+    users, proxy = _users(v)
+    all_users = users + ([dict(proxy, state='present')] if (ui is not None and ui.forwards_credentials and ui_enabled
+                                                            and isinstance(proxy, dict)) else [])
+    for message in user_problems(all_users, auth_enabled=v.flag('registry_auth_enabled'),
+                                 update_password=v.text('registry_users_update_password')):
+        v.problem(message)
+    if ui is not None and ui_enabled:
+        ui.validate(v)
+    if tls is not None:
+        tls.validate(v, ctx)
+    if storage is not None:
+        storage.validate(v)
+    overrides = v['registry_config_overrides'] or {}
+    if not isinstance(overrides, dict):
+        v.problem('registry_config_overrides: must be a dictionary (deep-merged into config.yml), got %s.'
+                  % type(overrides).__name__)
+    elif isinstance(overrides.get('storage'), dict) and storage is not None:
+        others = sorted(key for key in overrides['storage'] if key not in STORAGE_PARAMETERS and key != storage.name)
+        if others:
+            v.problem("registry_config_overrides: storage.%s would be a second storage driver beside '%s'"
+                      " (distribution refuses two); choose the driver with registry_storage_driver (allowed: %s)"
+                      " and tune it under storage.%s." % (', storage.'.join(others), storage.name,
+                                                          ', '.join(sorted(STORAGE_DRIVERS)), storage.name))
+    return major, tls, ui, storage
+
+
+def _config(v, major, tls, ui, storage):
+    """config.yml as data. The HTTP secret is not in it: it comes from secrets/registry.env."""
+    headers = {'X-Content-Type-Options': ['nosniff']}
+    if v.flag('registry_ui_enabled'):
+        headers.update(ui.registry_headers(v))
+    config = {
+        'version': 0.1,
+        'log': {'level': v.text('registry_log_level'), 'fields': {'service': 'registry'}},
+        'storage': {
+            storage.name: storage.section(v),
+            'delete': {'enabled': v.flag('registry_delete_enabled')},
+            'cache': {'blobdescriptor': 'inmemory'},
+        },
+        'http': {
+            'addr': ':5000',
+            'tls': {'certificate': CERT_MOUNT + '/registry.crt', 'key': CERT_MOUNT + '/registry.key',
+                    'minimumtls': 'tls1.2'},
+            # Plain HTTP and never published: only the container's healthcheck reaches it.
+            'debug': {'addr': DEBUG_ADDR},
+            'headers': headers,
+        },
+        'health': {'storagedriver': {'enabled': True, 'interval': '10s', 'threshold': 3}},
+        'catalog': {'maxentries': int(v['registry_catalog_max_entries'])},
+    }
+    if v.flag('registry_auth_enabled'):
+        config['auth'] = {'htpasswd': {'realm': v.text('registry_auth_realm'), 'path': '/auth/htpasswd'}}
+    return deep_merge(config, v['registry_config_overrides'] or {})
+
+
+def _config_text(v, major, config):
+    return (MANAGED + '# CNCF distribution %s configuration, mounted at %s/config.yml.\n'
+            '# The HTTP secret comes from the environment (secrets/registry.env), not from this file.\n'
+            % (v.text('registry_version'), CONFIG_MOUNTS[major]) + to_yaml(config))
+
+
+def _compose(v, ctx, major, tls, ui, storage, hashes):
+    ui_enabled = v.flag('registry_ui_enabled')
+    ui_tls = v.flag('registry_ui_tls')
+    registry = {
+        'image': v.text('registry_image'),
+        'pull_policy': v.text('registry_pull_policy'),
+        'restart': v.text('registry_restart_policy'),
+        'env_file': [ctx.paths['env']],
+        'environment': {'OTEL_TRACES_EXPORTER': 'none'} if major >= 3 else {},
+        'ports': ['%s:%s:5000' % (publish_address(v.text('registry_bind_address')), v['registry_port'])],
+        'volumes': [
+            '%s:%s:ro' % (ctx.dirs['config'], CONFIG_MOUNTS[major]),
+            '%s:%s:ro' % (ctx.dirs['certs'], CERT_MOUNT),
+            '%s:/auth:ro' % ctx.dirs['auth'],
+        ] + (['%s:%s' % (ctx.dirs['data'], DATA_MOUNT)] if storage.mounts_data() else []),
+        'labels': {
+            'io.dockyard.registry.config-sha256': hashes['config'],
+            'io.dockyard.registry.certificate-sha256': hashes['certificate'],
+        },
+        'healthcheck': {'test': list(HEALTHCHECK), 'interval': v.text('registry_healthcheck_interval'),
+                        'timeout': '5s', 'retries': 3, 'start_period': '5s'},
+    }
+    services = {'registry': registry}
+    if ui_enabled:
+        environment = {'REGISTRY_TITLE': v['registry_ui_title'], 'SINGLE_REGISTRY': 'true',
+                       'DELETE_IMAGES': 'true' if v.flag('registry_delete_enabled') else 'false'}
+        environment.update(ui.environment(v))
+        environment.update(v['registry_ui_env'] or {})
+        services['ui'] = {
+            'image': v.text('registry_ui_image'),
+            'pull_policy': v.text('registry_pull_policy'),
+            'restart': v.text('registry_restart_policy'),
+            # The UI starts only once the registry is healthy. Compose v2 therefore also recreates the
+            # UI whenever it recreates the registry (docker/compose#10308).
+            'depends_on': {'registry': {'condition': 'service_healthy'}},
+            'environment': env_strings(environment),
+            'env_file': [ctx.paths['ui_env']] if ui.forwards_credentials else [],
+            'ports': ['%s:%s:%s' % (publish_address(v.text('registry_ui_bind_address')), v['registry_ui_port'],
+                                    443 if ui_tls else 80)],
+            'volumes': ['%s:/etc/nginx/certs:ro' % ctx.dirs['certs'],
+                        '%s:/etc/nginx/conf.d/dockyard-tls.conf:ro' % ctx.paths['ui_tls_conf']] if ui_tls else [],
+            'labels': {
+                'io.dockyard.registry.certificate-sha256': hashes['certificate'] if ui_tls else '',
+                'io.dockyard.registry.tls-conf-sha256': hashes['ui_tls_conf'] if ui_tls else '',
+            },
+        }
+    return {'name': v.text('registry_project_name'), 'services': stamp_definitions(services)}
+
+
+def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256):
+    """Every directory and file the role writes, with mode and owner: the apply tasks and the look
+    both read this list."""
+    root = {'owner': 'root', 'group': 'root'}
+    directories = [dict(root, path=ctx.dirs[key], mode=mode, state='directory') for key, dummy, mode in DIRECTORIES]
+    files = list(tls.files(v, ctx))
+    env = dict(root, path=ctx.paths['env'], state='file', mode='0600')
+    if env_sha256:
+        env['sha256'] = env_sha256
+    else:
+        # A generated HTTP secret is kept: the file only has to hold one, in the form the role writes.
+        env['regexp'] = r'REGISTRY_HTTP_SECRET=\S+\n'
+    files.append(env)
+    if ui_env_sha256:
+        files.append(dict(root, path=ctx.paths['ui_env'], state='file', mode='0600', sha256=ui_env_sha256))
+    else:
+        files.append({'path': ctx.paths['ui_env'], 'state': 'absent'})
+    files.append(dict(root, path=ctx.paths['config'], state='file', mode='0644', checksum=True))
+    files.append(dict(root, path=ctx.paths['compose'], state='file', mode='0644', checksum=True))
+    if v.flag('registry_auth_enabled'):
+        files.append(dict(root, path=ctx.paths['htpasswd'], state='file', mode='0640'))
+    if v.flag('registry_ui_enabled') and v.flag('registry_ui_tls'):
+        files.append(dict(root, path=ctx.paths['ui_tls_conf'], state='file', mode='0644', checksum=True))
+    return directories, files
+
+
+def env_content(secret):
+    """secrets/registry.env as the role writes it."""
+    return 'REGISTRY_HTTP_SECRET=%s\n' % secret
+
+
+def ui_env_content(user):
+    import base64
+    token = '%s:%s' % (user.get('name') or '', user.get('password') or '')
+    return 'NGINX_PROXY_HEADER_Authorization=Basic %s\n' % base64.b64encode(token.encode('utf-8')).decode('ascii')
+
+
+def stored_http_secret(content):
+    """The HTTP secret in a stored secrets/registry.env ('' when it holds none)."""
+    match = re.search(r'(?m)^REGISTRY_HTTP_SECRET=(\S+)$', content or '')
+    return match.group(1) if match else ''
+
+
+def _warnings(v, ui):
+    warnings = []
+    ui_enabled = v.flag('registry_ui_enabled')
+    ui_bind = v.text('registry_ui_bind_address')
+    if ui_enabled and not v.flag('registry_ui_tls') and not is_loopback(ui_bind):
+        warnings.append('WARNING: registry_ui_tls is false and the UI is published on %s: registry credentials'
+                        ' cross the network in clear. Keep registry_ui_tls: true, or publish on 127.0.0.1 only.'
+                        % ui_bind)
+    if ui_enabled and ui is not None and ui.forwards_credentials and not is_loopback(ui_bind):
+        proxy = v['registry_ui_proxy_user'] or {}
+        warnings.append("WARNING: registry_ui_mode is forward_credentials and the UI is published on %s: ANYONE who"
+                        " reaches port %s acts as '%s' for every registry request, push and delete included."
+                        % (ui_bind, v['registry_ui_port'], proxy.get('name', '') if isinstance(proxy, dict) else ''))
+    if not v.flag('registry_auth_enabled'):
+        warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can push, pull%s.'
+                        % (v['registry_port'], ' and delete' if v.flag('registry_delete_enabled') else ''))
+    return warnings
+
+
+def _health_client(v, ctx, tls, present_users):
+    url = v.text('registry_health_url') or 'https://%s:%s' % (local_address(v.text('registry_bind_address')),
+                                                               v['registry_port'])
+    client = {'url': url, 'server_name': v.text('registry_server_name'),
+              'auth_expected': v.flag('registry_auth_enabled')}
+    if tls.has_ca(v):
+        client['ca_path'] = ctx.paths['ca']
+    if v.flag('registry_auth_enabled') and present_users:
+        client['username'] = present_users[0].get('name')
+        client['password'] = present_users[0].get('password')
+    return client
+
+
+def _forced(v, info):
+    """Reasons to run the apply tasks whatever the host looks like."""
+    forced = []
+    if v.text('registry_pull_policy') == 'always':
+        forced.append('registry_pull_policy is always: Compose looks for newer images')
+    images = (info or {}).get('images') or {}
+    for archive in v['registry_image_archives'] or []:
+        image = archive.get('image')
+        if image in images and not images[image]:
+            forced.append('image not on the host, to load from its archive: %s' % image)
+    return forced
+
+
+def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_controller_file):
+    """The validated plan (see the module docstring). ``problems`` non-empty: nothing else is planned."""
+    if IMPORT_ERROR is not None:
+        raise PlanError('dockyard.registry needs the cryptography and bcrypt Python libraries on the controller'
+                        ' (pip install cryptography bcrypt): %s' % IMPORT_ERROR)
+    v = Variables(variables)
+    ctx = Context(v, read_file)
+    major, tls, ui, storage = _validate(v, ctx)
+    present = v.text('registry_state') == 'present'
+    plan = {'problems': v.problems, 'state': v.text('registry_state'), 'dirs': ctx.dirs, 'paths': ctx.paths}
+    if v.problems or not present:
+        plan['look'] = {'paths': [], 'images': [], 'certificate': None, 'htpasswd': None, 'health': None,
+                        'project_name': None}
+        return plan
+
+    ui_enabled = v.flag('registry_ui_enabled')
+    ui_tls = ui_enabled and v.flag('registry_ui_tls')
+    users, proxy = _users(v)
+    forwarding = ui_enabled and ui.forwards_credentials
+    all_users = users + ([dict(proxy, state='present')] if forwarding else [])
+    present_users = [user for user in all_users if user.get('state', 'present') == 'present']
+    secret = v.text('registry_http_secret')
+    env_sha = sha256_text(env_content(secret)) if secret else ''
+    ui_env_sha = sha256_text(ui_env_content(proxy)) if forwarding else ''
+
+    config = _config(v, major, tls, ui, storage)
+    config_text = _config_text(v, major, config)
+    if certificate_sha256 is None:
+        certificate_sha256 = (((info or {}).get('paths') or {}).get(ctx.paths['cert']) or {}).get('sha256') or ''
+    hashes = {'config': sha256_text(config_text), 'certificate': certificate_sha256,
+              'ui_tls_conf': sha256_text(UI_TLS_CONF)}
+    compose = _compose(v, ctx, major, tls, ui, storage, hashes)
+    compose_text = MANAGED + to_yaml(compose)
+    directories, files = _layout(v, ctx, tls, ui, env_sha, ui_env_sha)
+    generated = [{'path': ctx.paths['config'], 'content': config_text},
+                 {'path': ctx.paths['compose'], 'content': compose_text}]
+    if ui_tls:
+        generated.append({'path': ctx.paths['ui_tls_conf'], 'content': UI_TLS_CONF})
+    modes = dict((entry['path'], entry) for entry in files)
+    for item in generated:
+        item.update(mode=modes[item['path']]['mode'], owner='root', group='root', sha256=sha256_text(item['content']))
+    checksums = dict((item['path'], item['sha256']) for item in generated)
+    checksums.update(tls.checksums(v, ctx))
+    layout = directories + files
+    look_paths = []
+    for entry in layout:
+        option = {'path': entry['path'], 'checksum': bool(entry.get('checksum'))}
+        for key in ('sha256', 'regexp'):
+            if entry.get(key):
+                option[key] = entry[key]
+        look_paths.append(option)
+    health = _health_client(v, ctx, tls, present_users)
+    images = [v.text('registry_image')] + ([v.text('registry_ui_image')] if ui_enabled else [])
+    for archive in v['registry_image_archives'] or []:
+        if archive.get('image') not in images:
+            images.append(archive.get('image'))
+    look = {'paths': look_paths, 'certificate': tls.look(v, ctx), 'project_name': v.text('registry_project_name'),
+            'images': images, 'health': health if v.flag('registry_health_check') else None,
+            'htpasswd': ({'path': ctx.paths['htpasswd'], 'users': all_users,
+                          'exclusive': v.flag('registry_users_exclusive'),
+                          'update_password': v.text('registry_users_update_password')}
+                         if v.flag('registry_auth_enabled') else None)}
+    plan.update({
+        'major': major,
+        'config_mount': CONFIG_MOUNTS[major],
+        'tls': {'mode': tls.name, 'tasks': tls.tasks, 'has_ca': tls.has_ca(v), 'sans': ctx.sans,
+                'names_localhost': tls.names_localhost(v)},
+        'ui': {'enabled': ui_enabled, 'mode': ui.name, 'tls': ui_tls, 'forwards_credentials': forwarding,
+               'env_content': ui_env_content(proxy) if forwarding else '',
+               'is_loopback': is_loopback(v.text('registry_ui_bind_address')),
+               'local_address': local_address(v.text('registry_ui_bind_address')),
+               'checked': ui_enabled and (is_loopback(v.text('registry_ui_bind_address'))
+                                          or v.text('registry_ui_bind_address') in ('0.0.0.0', '::'))},
+        'storage': {'driver': storage.name},
+        'users': all_users,
+        'directories': directories,
+        'layout': layout,
+        'files': generated,
+        'config': config,
+        'compose': compose,
+        'hashes': hashes,
+        'checksums': checksums,
+        'health': health,
+        'look': look,
+        'warnings': _warnings(v, ui),
+        'forced': _forced(v, info),
+    })
+    if info is not None:
+        plan['drift'] = registry_drift(plain(info), layout, checksums, compose, certificate=tls.judged_by_look,
+                                       htpasswd=v.flag('registry_auth_enabled'))
+    return plan
+
+
+__all__ = ['build_plan', 'PlanError', 'TLS_MODES', 'UI_MODES', 'STORAGE_DRIVERS', 'DEFINITION_LABEL',
+           'env_content', 'ui_env_content', 'stored_http_secret', 'user_problems', 'env_strings']
