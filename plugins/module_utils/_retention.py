@@ -230,8 +230,11 @@ def select(tags, rule, now):
         kept_digests.update(info.children)
     deleted = [info for info in candidates if info.digest not in kept_digests]
     spared = [info for info in candidates if info.digest in kept_digests]
-    by_name = lambda infos: sorted(infos, key=lambda t: t.tag)  # noqa: E731
-    return Selection(by_name(kept + spared), by_name(deleted), by_name(spared), by_name(undated))
+    return Selection(by_tag(kept + spared), by_tag(deleted), by_tag(spared), by_tag(undated))
+
+
+def by_tag(infos):
+    return sorted(infos, key=lambda info: info.tag)
 
 
 def entry(repository, info):

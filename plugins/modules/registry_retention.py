@@ -158,8 +158,8 @@ EXAMPLES = r'''
   diff: true
   register: preview
 
-# Deleting tags frees no disk space: the registry's garbage collection does. A playbook pairing
-# both runs this module first, then the collection's garbage collection (see the README).
+# Deleting tags frees no disk space by itself: run the registry's garbage collection afterwards,
+# with the registry in read-only mode (storage.maintenance.readonly) or stopped.
 '''
 
 RETURN = r'''

@@ -25,7 +25,7 @@ import pytest
 from ansible_collections.dockyard.registry.plugins.module_utils import _health
 
 # The registry process, its PKI and users come from the registry_health tests (one definition).
-from test_registry_health import USER, PASSWORD, assert_no_secret, htpasswd, pki, registry  # noqa: F401
+from test_registry_health import USER, PASSWORD, assert_no_secret, htpasswd, pki, registry  # noqa: F401 pylint: disable=unused-import
 
 pytestmark = pytest.mark.skipif(not shutil.which('skopeo'), reason='needs Debian package skopeo')
 

@@ -76,10 +76,10 @@ def test_parse_rules_normalizes():
     (['ci/*'], "rules[0] must be a dict"),
     ([{'repository': 'a', 'keep_last': 1, 'keep': 3}], 'rules[0] has unknown key(s) keep; allowed: repository, '),
     ([{'keep_last': 1}], 'rules[0].repository must be a non-empty string'),
-    ([{'repository': '', 'keep_last': 1}], "rules[0].repository must be a non-empty string (a glob such as v* or "
-                                           "ci/*), got '' of type str"),
-    ([{'repository': ['ci/*'], 'keep_last': 1}], "rules[0].repository must be a non-empty string (a glob such as v* "
-                                                  "or ci/*), got ['ci/*'] of type list"),
+    ([{'repository': '', 'keep_last': 1}],
+     "rules[0].repository must be a non-empty string (a glob such as v* or ci/*), got '' of type str"),
+    ([{'repository': ['ci/*'], 'keep_last': 1}],
+     "rules[0].repository must be a non-empty string (a glob such as v* or ci/*), got ['ci/*'] of type list"),
     ([{'repository': 'a', 'keep_last': 1}, {'repository': 'b', 'keep_last': -1}],
      'rules[1].keep_last must be a whole number 0 or more, got -1'),
     ([{'repository': 'a', 'keep_last': True}], 'rules[0].keep_last must be a whole number 0 or more, got True'),
