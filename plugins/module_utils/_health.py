@@ -107,9 +107,21 @@ def parse_url(url):
     return Target(parts.scheme, parts.hostname, port, '%s://%s' % (parts.scheme, parts.netloc))
 
 
+def validate_connection(url, server_name=None, ca_path=None):
+    """Check the options that say where and how to reach the registry (shared by the modules
+    that talk to it). Return the Target."""
+    target = parse_url(url)
+    if server_name and target.scheme != 'https':
+        raise HealthError('server_name %r is only used with an https:// url' % (server_name,))
+    if ca_path and not os.path.isfile(ca_path):
+        raise HealthError('ca_path %r is not a file; give a PEM CA bundle or leave it unset for the system trust'
+                          % (ca_path,))
+    return target
+
+
 def validate_params(params):
     """Check option combinations that no retry can fix. Return the Target."""
-    target = parse_url(params['url'])
+    target = validate_connection(params['url'], params['server_name'], params['ca_path'])
     if params['timeout'] < 0:
         raise HealthError('timeout must be 0 or more seconds, got %r' % (params['timeout'],))
     if params['request_timeout'] <= 0:
@@ -122,11 +134,6 @@ def validate_params(params):
                           % (params['round_trip_repository'],))
     if params['round_trip'] and params['auth_expected'] and not params['username']:
         raise HealthError('round_trip=true needs username and password when auth_expected=true')
-    if params['server_name'] and target.scheme != 'https':
-        raise HealthError('server_name %r is only used with an https:// url' % (params['server_name'],))
-    if params['ca_path'] and not os.path.isfile(params['ca_path']):
-        raise HealthError('ca_path %r is not a file; give a PEM CA bundle or leave it unset for the system trust'
-                          % (params['ca_path'],))
     return target
 
 
@@ -400,13 +407,14 @@ class RegistryClient(object):
     """HTTP through ansible.module_utils.urls.Request. Credentials go only to the registry's
     own origin, as a Basic header that is never forwarded on redirects and never reported."""
 
-    def __init__(self, target, context, request_timeout, username=None, password=None, clock=time.monotonic):
+    def __init__(self, target, context, request_timeout, username=None, password=None, clock=time.monotonic,
+                 user_agent=USER_AGENT):
         self.base = target.base
         self._username = username
         self._password = password
         self._clock = clock
         self._request = Request(
-            timeout=request_timeout, context=context, use_netrc=False, http_agent=USER_AGENT,
+            timeout=request_timeout, context=context, use_netrc=False, http_agent=user_agent,
             follow_redirects='safe', unredirected_headers=['Authorization'])
 
     @property

@@ -32,22 +32,13 @@ description:
 extends_documentation_fragment:
   - dockyard.registry.attributes
   - dockyard.registry.attributes.info_module
+  - dockyard.registry.registry_api
 attributes:
   check_mode:
     details:
       - The checks run in check mode too. The O(round_trip) writes to (and, when deletes work, cleans up)
         O(round_trip_repository) in check mode as well, because that is what it checks.
 options:
-  url:
-    description:
-      - Base URL of the registry, V(https://HOST[:PORT]) or V(http://HOST[:PORT]), without path or credentials.
-    type: str
-    required: true
-  ca_path:
-    description:
-      - PEM file with the CA certificate(s) to verify the registry's certificate against.
-      - When not set, the system trust store is used.
-    type: path
   validate_certs:
     description:
       - Verify the certificate and its host name.
@@ -55,11 +46,6 @@ options:
         C(cryptography) library is available), and says the certificate was not verified.
     type: bool
     default: true
-  server_name:
-    description:
-      - Host name to send as SNI and to verify the certificate against, instead of the host of O(url).
-      - Useful when O(url) uses an IP address that the certificate does not name. Only with V(https) URLs.
-    type: str
   username:
     description:
       - User for the C(authenticated), C(catalog) and C(round_trip) checks. Without it, C(authenticated) is skipped.
