@@ -75,15 +75,17 @@ def role_deployments(docker_engine, tmp_path_factory):
 
 @pytest.fixture(scope='module')
 def ceph_rgw(docker_engine):
-    """make(network=None, bucket='registry', publish=True, store='memstore') -> s3_lib.CephRGW, started
-    and healthy. network: a Docker network to join (its containers reach rgw.endpoint); None makes
-    one of its own (rgw.network). publish: a loopback port for this machine's clients (rgw.url)."""
+    """make(network=None, bucket='registry', publish=True, store='memstore', alias=None) -> s3_lib.CephRGW,
+    started and healthy. network: a Docker network to join (its containers reach rgw.endpoint, by alias
+    if given); None makes one of its own (rgw.network). publish: a loopback port for this machine's
+    clients (rgw.url). bucket: one or more names separated by spaces (rgw.bucket: the first,
+    rgw.buckets: all)."""
     if not s3_lib.image_present():
         pytest.fail('test bed image missing: %s; %s' % (s3_lib.CEPH_IMAGE, roles_lib.SETUP_HINT))
     made = []
 
-    def make(network=None, bucket='registry', publish=True, store='memstore', timeout=180):
-        rgw = s3_lib.CephRGW(network=network, bucket=bucket, publish=publish, store=store)
+    def make(network=None, bucket='registry', publish=True, store='memstore', alias=None, timeout=180):
+        rgw = s3_lib.CephRGW(network=network, bucket=bucket, publish=publish, store=store, alias=alias)
         made.append(rgw)
         return rgw.start(timeout=timeout)
 

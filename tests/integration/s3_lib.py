@@ -8,11 +8,14 @@ packages, see docs/testbed.md).
 
     rgw = CephRGW(network='some-net')       # network=None: a Docker network of its own
     rgw.start()                             # docker run, then waits until the container is healthy
-    rgw.endpoint        'http://<container name>:7480', for containers on rgw.network
+    rgw.endpoint        'http://<alias or container name>:7480', for containers on rgw.network
+    rgw.ip_endpoint()   'http://<its address on rgw.network>:7480', for clients that cannot use
+                        the network's DNS (containers of a fleet host's own Docker engine)
     rgw.url             'http://127.0.0.1:<port>', for this machine (publish=True, the default)
-    rgw.access_key, rgw.secret_key, rgw.bucket, rgw.region
+    rgw.access_key, rgw.secret_key, rgw.region
+    rgw.bucket, rgw.buckets the first bucket, all of them (bucket='a b' makes two)
     rgw.s3('GET', '/' + rgw.bucket + '?list-type=2')   (status, headers, body bytes), signed
-    rgw.put_object(key, data), rgw.get_object(key), rgw.list_objects(prefix)
+    rgw.put_object(key, data), rgw.get_object(key), rgw.list_objects(prefix)   (bucket=: another)
     rgw.registry_storage()  the `storage.s3` section of a distribution 2.8 config.yml (no keys)
     rgw.teardown()          removes the container (and the network it made); a list of problems
 
@@ -72,14 +75,16 @@ class CephRGW:
     """One dockyard-test/ceph-rgw:reef container with its own name, keys and bucket."""
 
     def __init__(self, network=None, bucket='registry', publish=True, store='memstore', name=None,
-                 access_key=None, secret_key=None):
+                 access_key=None, secret_key=None, alias=None):
         token = uuid.uuid4().hex[:10]
         self.name = name or 'dyrgw-%s' % token
         self.network = network
         self.own_network = network is None
         if self.own_network:
             self.network = 'dyrgw-net-%s' % token
-        self.bucket = bucket
+        self.alias = alias
+        self.buckets = bucket.split()
+        self.bucket = self.buckets[0]
         self.publish = publish
         self.store = store
         keys = random_keys()
@@ -93,7 +98,13 @@ class CephRGW:
     @property
     def endpoint(self):
         """The S3 endpoint for containers on self.network (the container name resolves there)."""
-        return 'http://%s:%d' % (self.name, PORT)
+        return 'http://%s:%d' % (self.alias or self.name, PORT)
+
+    def ip_endpoint(self):
+        """The S3 endpoint by the container's address on self.network."""
+        proc = _docker('inspect', '-f', '{{json .NetworkSettings.Networks}}', self.name)
+        assert proc.returncode == 0, proc.stderr
+        return 'http://%s:%d' % (json.loads(proc.stdout)[self.network]['IPAddress'], PORT)
 
     @property
     def url(self):
@@ -109,7 +120,9 @@ class CephRGW:
         for attempt in range(3):
             argv = ['run', '-d', '--name', self.name, '--label', TEST_LABEL, '--network', self.network,
                     '-e', 'RGW_ACCESS_KEY=' + self.access_key, '-e', 'RGW_SECRET_KEY=' + self.secret_key,
-                    '-e', 'RGW_BUCKET=' + self.bucket, '-e', 'CEPH_OSD_STORE=' + self.store]
+                    '-e', 'RGW_BUCKET=' + ' '.join(self.buckets), '-e', 'CEPH_OSD_STORE=' + self.store]
+            if self.alias:
+                argv += ['--network-alias', self.alias]
             if self.publish:
                 self.port = _free_port()
                 argv += ['-p', '127.0.0.1:%d:%d' % (self.port, PORT)]
@@ -194,19 +207,19 @@ class CephRGW:
                     body = handle.read()
         return int(proc.stdout.strip()), headers, body
 
-    def object_path(self, key):
-        return '/%s/%s' % (self.bucket, quote(key, safe='/'))
+    def object_path(self, key, bucket=None):
+        return '/%s/%s' % (bucket or self.bucket, quote(key, safe='/'))
 
-    def put_object(self, key, data):
-        status, dummy, body = self.s3('PUT', self.object_path(key), data=data)
+    def put_object(self, key, data, bucket=None):
+        status, dummy, body = self.s3('PUT', self.object_path(key, bucket), data=data)
         assert status == 200, 'PUT %s answered %d: %r' % (key, status, body[:500])
 
-    def get_object(self, key):
-        status, dummy, body = self.s3('GET', self.object_path(key))
+    def get_object(self, key, bucket=None):
+        status, dummy, body = self.s3('GET', self.object_path(key, bucket))
         assert status == 200, 'GET %s answered %d: %r' % (key, status, body[:500])
         return body
 
-    def list_objects(self, prefix=''):
+    def list_objects(self, prefix='', bucket=None):
         """{key: size} of every object under prefix (ListObjectsV2, all pages)."""
         found, token = {}, None
         while True:
@@ -216,7 +229,7 @@ class CephRGW:
             query.append('list-type=2')
             if prefix:
                 query.append('prefix=' + quote(prefix, safe=''))
-            status, dummy, body = self.s3('GET', '/%s?%s' % (self.bucket, '&'.join(query)))
+            status, dummy, body = self.s3('GET', '/%s?%s' % (bucket or self.bucket, '&'.join(query)))
             assert status == 200, 'ListObjectsV2 %s answered %d: %r' % (prefix, status, body[:500])
             root = ET.fromstring(body)
             for item in root.findall(S3_NS + 'Contents'):
@@ -226,10 +239,10 @@ class CephRGW:
             token = root.findtext(S3_NS + 'NextContinuationToken')
 
     # ------------------------------------------------------------ for registries
-    def registry_storage(self, rootdirectory=None, chunksize=5 * 1024 * 1024):
-        """storage.s3 of a distribution 2.8 config for this bucket; the keys are NOT in it (pass them
-        as REGISTRY_STORAGE_S3_ACCESSKEY / REGISTRY_STORAGE_S3_SECRETKEY, see registry_env())."""
-        storage = {'region': self.region, 'regionendpoint': self.endpoint, 'bucket': self.bucket,
+    def registry_storage(self, rootdirectory=None, chunksize=5 * 1024 * 1024, endpoint=None, bucket=None):
+        """storage.s3 of a distribution 2.8 config for this bucket (at endpoint, default self.endpoint);
+        the keys are NOT in it (pass them as REGISTRY_STORAGE_S3_ACCESSKEY / _SECRETKEY: registry_env())."""
+        storage = {'region': self.region, 'regionendpoint': endpoint or self.endpoint, 'bucket': bucket or self.bucket,
                    'secure': False, 'v4auth': True, 'chunksize': chunksize}
         if rootdirectory:
             storage['rootdirectory'] = rootdirectory

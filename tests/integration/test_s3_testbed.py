@@ -38,8 +38,9 @@ MANIFEST_V2 = 'application/vnd.docker.distribution.manifest.v2+json'
 
 @pytest.fixture(scope='module')
 def rgw(ceph_rgw):
-    """One RADOS Gateway for the module, on its own network, published on a loopback port."""
-    return ceph_rgw()
+    """One RADOS Gateway for the module, on its own network (where its name is also s3.test),
+    published on a loopback port, with two buckets: `registry` for registries, `probe` for curl."""
+    return ceph_rgw(bucket='registry probe', alias='s3.test')
 
 
 class Registries:
@@ -51,14 +52,15 @@ class Registries:
         self.containers = []
         self.images = []
 
-    def start(self, label, secret_key=None):
-        """A registry on the gateway's bucket; (name, registry port, debug port) on 127.0.0.1."""
+    def start(self, label, secret_key=None, endpoint=None):
+        """A registry on the gateway's first bucket (at endpoint, default the gateway's alias);
+        (name, registry port, debug port) on 127.0.0.1."""
         name = '%s-reg-%s' % (self.rgw.name, label)
         config = {
             'version': 0.1,
             'log': {'level': 'info'},
             'storage': {
-                's3': self.rgw.registry_storage(rootdirectory='/' + ROOT, chunksize=CHUNK),
+                's3': self.rgw.registry_storage(rootdirectory='/' + ROOT, chunksize=CHUNK, endpoint=endpoint),
                 'redirect': {'disable': True},
                 'cache': {'blobdescriptor': 'inmemory'},
             },
@@ -149,23 +151,26 @@ def test_image_refuses_to_start_without_keys(docker_engine):
 def test_s3_objects_in_and_out(rgw):
     state = rgw.state()
     assert state['Health']['Status'] == 'healthy'
-    key = 'probe/%s.bin' % uuid.uuid4().hex
+    assert rgw.buckets == ['registry', 'probe']
+    key = 'dir/%s.bin' % uuid.uuid4().hex
     data = os.urandom(1024 * 1024 + 7)
-    rgw.put_object(key, data)
-    assert rgw.get_object(key) == data
-    assert rgw.list_objects('probe/') == {key: len(data)}
+    rgw.put_object(key, data, bucket='probe')
+    assert rgw.get_object(key, bucket='probe') == data
+    assert rgw.list_objects('dir/', bucket='probe') == {key: len(data)}
+    assert rgw.list_objects('dir/') == {}           # the other bucket
 
     # Negative controls: a wrong secret key, an unknown access key, no signature at all.
-    status, dummy, body = rgw.s3('GET', rgw.object_path(key), secret_key=rgw.secret_key + 'x')
+    path = rgw.object_path(key, bucket='probe')
+    status, dummy, body = rgw.s3('GET', path, secret_key=rgw.secret_key + 'x')
     assert (status, b'<Code>SignatureDoesNotMatch</Code>' in body) == (403, True), (status, body)
-    status, dummy, body = rgw.s3('PUT', rgw.object_path(key), data=b'overwritten', secret_key='wrong-' + rgw.secret_key)
+    status, dummy, body = rgw.s3('PUT', path, data=b'overwritten', secret_key='wrong-' + rgw.secret_key)
     assert status == 403, (status, body)
-    status, dummy, body = rgw.s3('GET', rgw.object_path(key), access_key='DYUNKNOWNKEY00000000')
+    status, dummy, body = rgw.s3('GET', path, access_key='DYUNKNOWNKEY00000000')
     assert (status, b'<Code>InvalidAccessKeyId</Code>' in body) == (403, True), (status, body)
-    anonymous = roles_lib.run(['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}',
-                               rgw.url + rgw.object_path(key)], check=True).stdout
+    anonymous = roles_lib.run(['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', rgw.url + path],
+                              check=True).stdout
     assert anonymous == '403'
-    assert hashlib.sha256(rgw.get_object(key)).hexdigest() == hashlib.sha256(data).hexdigest()
+    assert hashlib.sha256(rgw.get_object(key, bucket='probe')).hexdigest() == hashlib.sha256(data).hexdigest()
     # The secret key reaches no log line of the gateway.
     assert rgw.secret_key not in rgw.logs()
 
@@ -173,7 +178,7 @@ def test_s3_objects_in_and_out(rgw):
 # ---------------------------------------------------------------- (b) the registry on S3
 
 def test_registry_push_pull_on_s3(rgw, registries, tmp_path):
-    name, port, debug_port = registries.start('good')
+    name, port, debug_port = registries.start('good')           # regionendpoint http://s3.test:7480
     ref = '127.0.0.1:%d/dockyard-test/s3-big:1' % port
     registries.images.append(ref)
     token = build_big_image(tmp_path, ref)
@@ -228,7 +233,8 @@ def test_registry_push_pull_on_s3(rgw, registries, tmp_path):
 
 def test_registry_with_wrong_secret_key_is_unhealthy(rgw, registries):
     wrong = s3_lib.random_keys()[1]
-    name, port, debug_port = registries.start('badkey', secret_key=wrong)
+    # By address this time: the failure below is the key's (SignatureDoesNotMatch), the gateway answered.
+    name, port, debug_port = registries.start('badkey', secret_key=wrong, endpoint=rgw.ip_endpoint())
 
     def unhealthy():
         status = registries.answers('http://127.0.0.1:%d/' % port)
