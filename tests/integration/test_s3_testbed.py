@@ -68,9 +68,10 @@ class Registries:
             'health': {'storagedriver': {'enabled': True, 'interval': '2s', 'threshold': 1}},
         }
         path = os.path.join(self.workdir, 'config-%s.yml' % label)
+        text = json.dumps(config, indent=2)          # YAML is a superset of JSON
+        assert self.rgw.secret_key not in text
         with open(path, 'w') as handle:
-            json.dump(config, handle, indent=2)      # YAML is a superset of JSON
-        assert self.rgw.secret_key not in open(path).read()
+            handle.write(text)
         for attempt in range(3):
             port, debug_port = roles_lib.free_ports(2)
             argv = ['run', '-d', '--name', name, '--label', s3_lib.TEST_LABEL, '--network', self.rgw.network,
