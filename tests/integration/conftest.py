@@ -9,6 +9,10 @@ Role deployments (tests/integration/test_role*.py):
   role_deployments    module-scoped factory of roles_lib.Deployment objects, each torn down at the
                       end of the module (compose project, /etc/docker/certs.d entry, image tags),
                       also when a test failed
+
+S3 (tests/integration/s3_lib.py):
+  ceph_rgw            module-scoped factory of started, healthy Ceph RADOS Gateways (s3_lib.CephRGW),
+                      each removed at the end of the module, also when a test failed
 """
 
 from __future__ import absolute_import, division, print_function
@@ -24,6 +28,17 @@ import pytest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 import roles_lib  # noqa: E402
+import s3_lib  # noqa: E402
+
+
+def teardown_all(made):
+    """Call teardown() of each object (a list of problems each); report, never raise: a leftover on a
+    shared engine must not hide the tests' own results."""
+    errors = []
+    for thing in made:
+        errors.extend(thing.teardown())
+    if errors:
+        sys.stderr.write('teardown problems: %s\n' % '; '.join(errors))
 
 
 @pytest.fixture(scope='session')
@@ -55,9 +70,24 @@ def role_deployments(docker_engine, tmp_path_factory):
         return deployment
 
     yield make
-    errors = []
-    for deployment in made:
-        errors.extend(deployment.teardown())
-    if errors:
-        # Reported, but a leftover on a shared engine must not hide the tests' own results.
-        sys.stderr.write('teardown problems: %s\n' % '; '.join(errors))
+    teardown_all(made)
+
+
+@pytest.fixture(scope='module')
+def ceph_rgw(docker_engine):
+    """make(network=None, bucket='registry', publish=True, store='memstore', alias=None) -> s3_lib.CephRGW,
+    started and healthy. network: a Docker network to join (its containers reach rgw.endpoint, by alias
+    if given); None makes one of its own (rgw.network). publish: a loopback port for this machine's
+    clients (rgw.url). bucket: one or more names separated by spaces (rgw.bucket: the first,
+    rgw.buckets: all)."""
+    if not s3_lib.image_present():
+        pytest.fail('test bed image missing: %s; %s' % (s3_lib.CEPH_IMAGE, roles_lib.SETUP_HINT))
+    made = []
+
+    def make(network=None, bucket='registry', publish=True, store='memstore', alias=None, timeout=180):
+        rgw = s3_lib.CephRGW(network=network, bucket=bucket, publish=publish, store=store, alias=alias)
+        made.append(rgw)
+        return rgw.start(timeout=timeout)
+
+    yield make
+    teardown_all(made)

@@ -5,6 +5,7 @@
 #   registry:2.8.3, registry:2     stand-in for the official registry image
 #   joxit/docker-registry-ui:2.5.7 stand-in for the Joxit UI image
 #   dockyard-test/hello:1          tiny payload for push/pull tests
+#   dockyard-test/ceph-rgw:reef    S3 engine: single-node Ceph + RADOS Gateway (tests/testbed/ceph)
 # Idempotent and quick when everything is there: an image is rebuilt only when
 # the content hash of its build context differs from the label on the image.
 # Non-interactive (CI=true, no stdin). See docs/testbed.md.
@@ -275,4 +276,6 @@ build_image ui joxit/docker-registry-ui:2.5.7
 build_image hello dockyard-test/hello:1
 # The fleet test bed's host image (sshd + own dockerd), cached by content hash like the others.
 bash "$HERE/fleet/build.sh"
+# The S3 engine (Ceph RADOS Gateway from Debian 13's packages), cached by content hash the same way.
+bash "$HERE/ceph/build.sh"
 summary
