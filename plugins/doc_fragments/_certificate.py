@@ -8,11 +8,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment
+from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragments
 
-# The key and certificate a host must have: module_utils/_certificate.py certificate_argument_spec().
-# {p} and the #module / #info lines: see plugin_utils/_doc_fragments.py.
-_OPTIONS = r'''
+
+class ModuleDocFragment(object):
+
+    # The key and certificate a host must have: module_utils/_certificate.py certificate_argument_spec().
+    # Written once; {p} and the #module / #info lines: see plugin_utils/_doc_fragments.py.
+    TEMPLATE = r'''
 path:
   description:
     - The certificate file (PEM).
@@ -77,11 +80,5 @@ ca_cert_path:
   type: path
 '''
 
-
-class ModuleDocFragment(object):
-
-    # dockyard.registry.certificate: these options at the top level.
-    DOCUMENTATION = options_fragment(_OPTIONS, 'module')
-
-    # dockyard.registry.registry_info: the same options, under its certificate option.
-    INFO = options_fragment(_OPTIONS, 'info', option='certificate')
+    # dockyard.registry.certificate (these options at the top level), and dockyard.registry.registry_info (under its certificate option).
+    DOCUMENTATION, INFO = options_fragments(TEMPLATE, option='certificate')

@@ -8,11 +8,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment
+from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragments
 
-# How to reach the registry as a client: module_utils/_health.py client_argument_spec().
-# {p} and the #module / #info lines: see plugin_utils/_doc_fragments.py.
-_OPTIONS = r'''
+
+class ModuleDocFragment(object):
+
+    # How to reach the registry as a client: module_utils/_health.py client_argument_spec().
+    # Written once; {p} and the #module / #info lines: see plugin_utils/_doc_fragments.py.
+    TEMPLATE = r'''
 url:
   description:
     - Base URL of the registry, V(https://HOST[:PORT]) or V(http://HOST[:PORT]), without path or credentials.
@@ -48,14 +51,8 @@ request_timeout:
     - Seconds to wait for each connection or request.
   type: int
   #module default: 10
-  #info default: 6
+  #info default: 5
 '''
 
-
-class ModuleDocFragment(object):
-
-    # dockyard.registry.registry_health: these options at the top level.
-    DOCUMENTATION = options_fragment(_OPTIONS, 'module')
-
-    # dockyard.registry.registry_info: the same options, under its health option.
-    INFO = options_fragment(_OPTIONS, 'info', option='health')
+    # dockyard.registry.registry_health (these options at the top level), and dockyard.registry.registry_info (under its health option).
+    DOCUMENTATION, INFO = options_fragments(TEMPLATE, option='health')

@@ -8,11 +8,14 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment
+from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragments
 
-# Which users an htpasswd file must hold: module_utils/_htpasswd.py htpasswd_argument_spec().
-# {p} and the #module / #info lines: see plugin_utils/_doc_fragments.py.
-_OPTIONS = r'''
+
+class ModuleDocFragment(object):
+
+    # Which users an htpasswd file must hold: module_utils/_htpasswd.py htpasswd_argument_spec().
+    # Written once; {p} and the #module / #info lines: see plugin_utils/_doc_fragments.py.
+    TEMPLATE = r'''
 path:
   description:
     - Path of the htpasswd file.
@@ -64,11 +67,5 @@ update_password:
   default: always
 '''
 
-
-class ModuleDocFragment(object):
-
-    # dockyard.registry.htpasswd: these options at the top level.
-    DOCUMENTATION = options_fragment(_OPTIONS, 'module')
-
-    # dockyard.registry.registry_info: the same options, under its htpasswd option.
-    INFO = options_fragment(_OPTIONS, 'info', option='htpasswd')
+    # dockyard.registry.htpasswd (these options at the top level), and dockyard.registry.registry_info (under its htpasswd option).
+    DOCUMENTATION, INFO = options_fragments(TEMPLATE, option='htpasswd')

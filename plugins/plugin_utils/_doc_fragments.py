@@ -49,3 +49,14 @@ def options_fragment(template, place, option=None):
     if option is None:
         return 'options:\n' + textwrap.indent(body, '  ') + '\n'
     return 'options:\n  %s:\n    suboptions:\n%s\n' % (option, textwrap.indent(body, '      '))
+
+
+def options_fragments(template, option):
+    """``(DOCUMENTATION, INFO)``: the module that owns the options, and registry_info's ``option``.
+
+    Assigned in the fragment class as ``DOCUMENTATION, INFO = options_fragments(TEMPLATE, ...)``:
+    ansible-test's yamllint reads a doc fragment's attributes from the source and can only lint
+    string literals, so it lints the literal TEMPLATE (its markers are YAML comments) and leaves
+    the computed pair to ansible-doc and validate-modules, which load the fragment as Ansible does.
+    """
+    return options_fragment(template, 'module'), options_fragment(template, 'info', option=option)

@@ -45,6 +45,8 @@ def test_fragments_document_the_owners_spec(fragment, option, top_spec, info_spe
     nested = yaml.safe_load(fragment.ModuleDocFragment.INFO)['options'][option]['suboptions']
     assert interface(top) == interface(top_spec.argument_spec, spec=True)
     assert interface(nested) == interface(info_spec.argument_spec, spec=True)
+    # The template is YAML too (its markers are comments): ansible-test's yamllint lints it.
+    assert sorted(yaml.safe_load(fragment.ModuleDocFragment.TEMPLATE)) == sorted(top)
 
 
 @pytest.mark.parametrize('fragment, option, top_spec, info_spec', CASES)

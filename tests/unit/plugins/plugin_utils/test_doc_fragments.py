@@ -11,7 +11,7 @@ __metaclass__ = type
 import pytest
 import yaml
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment
+from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment, options_fragments
 
 TEMPLATE = r'''
 url:
@@ -42,6 +42,13 @@ def test_nested_variant():
         'url': {'description': ['Base URL.', 'One attempt, no retry.', 'See O(health.ca_path).'], 'type': 'str',
                 'required': True},
         'ca_path': {'description': 'CA bundle.', 'type': 'path'}}}}}
+
+
+def test_both_variants_at_once():
+    assert options_fragments(TEMPLATE, 'health') == (options_fragment(TEMPLATE, 'module'),
+                                                     options_fragment(TEMPLATE, 'info', option='health'))
+    # The template itself is YAML (the markers are comments), as ansible-test's yamllint reads it.
+    assert sorted(yaml.safe_load(TEMPLATE)) == ['ca_path', 'url']
 
 
 def test_unknown_places_are_errors_not_silently_dropped():
