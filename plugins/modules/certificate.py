@@ -34,6 +34,7 @@ extends_documentation_fragment:
   - dockyard.registry._certificate
   - dockyard.registry.attributes
   - dockyard.registry.attributes.files
+  - dockyard.registry.attributes.actiongroup_files
   - ansible.builtin.files
 attributes:
   check_mode:

@@ -38,6 +38,7 @@ extends_documentation_fragment:
   - ansible.builtin.files
   - dockyard.registry.attributes
   - dockyard.registry.attributes.files
+  - dockyard.registry.attributes.actiongroup_files
 attributes:
   check_mode:
     support: full
