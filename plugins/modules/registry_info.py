@@ -94,6 +94,14 @@ options:
     type: list
     elements: str
     default: []
+  ports:
+    description:
+      - TCP ports whose listening sockets on the host to report (from C(/proc/net/tcp) and C(/proc/net/tcp6)),
+        to tell before deploying whether a port is taken (compare with RV(containers[].published) to know
+        whether this project holds it).
+    type: list
+    elements: int
+    default: []
 requirements:
   - The docker CLI on the managed node for the Docker facts (found through E(PATH)).
   - cryptography >= 3.4 when O(certificate) is given.
@@ -324,6 +332,10 @@ containers:
     started_at:
       description: C(.State.StartedAt).
       type: str
+    published:
+      description: The host ports the container publishes (from its configuration), as C(address) and C(port).
+      type: list
+      elements: dict
   sample:
     - name: registry-registry-1
       service: registry
@@ -339,6 +351,13 @@ images:
   returned: when O(images) is not empty
   type: dict
   sample: {registry:2.8.3: "sha256:4b8b3f7c1b0e...", joxit/docker-registry-ui:2.5.7: null}
+ports:
+  description:
+    - For each port of O(ports), the addresses a socket listens on (V(0.0.0.0) and V(::) for all); an empty
+      list when the port is free.
+  returned: when O(ports) is not empty
+  type: dict
+  sample: {"5000": ["0.0.0.0"], "8443": []}
 '''
 
 from concurrent.futures import ThreadPoolExecutor
@@ -396,6 +415,7 @@ def main():
             health=client_argument_spec(request_timeout=_info.HEALTH_REQUEST_TIMEOUT).as_suboption(),
             project_name=dict(type='str'),
             images=dict(type='list', elements='str', default=[]),
+            ports=dict(type='list', elements='int', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -434,6 +454,8 @@ def main():
         result.update(docker.result())
         if health is not None:
             result['health'] = health.result()
+    if params['ports']:
+        result['ports'] = dict((str(port), addresses) for port, addresses in _info.listening_ports(params['ports']).items())
     if errors:
         module.fail_json(msg='; '.join(errors))
     for warning in warnings:

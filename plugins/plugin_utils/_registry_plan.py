@@ -866,6 +866,46 @@ def _health_client(v, ctx, tls, present_users):
     return client
 
 
+def _overlaps(address, bind):
+    """Whether a socket listening on ``address`` takes the port from a publication on ``bind``."""
+    return is_wildcard(address) or is_wildcard(bind) or address == bind or (
+        bind == 'localhost' and is_loopback(address))
+
+
+def port_problems(v, info):
+    """Ports this deployment would publish that something else on the host holds (from the look)."""
+    listening = (info or {}).get('ports') or {}
+    ours = []
+    for container in (info or {}).get('containers') or []:
+        ours.extend(container.get('published') or [])
+    wanted = [('registry_port', v['registry_port'], v.text('registry_bind_address'))]
+    if v.flag('registry_ui_enabled'):
+        wanted.append(('registry_ui_port', v['registry_ui_port'], v.text('registry_ui_bind_address')))
+    problems = []
+    for name, port, bind in wanted:
+        taken = [address for address in listening.get(str(port)) or [] if _overlaps(address, bind)]
+        held = [item for item in ours if int(item.get('port') or 0) == int(port)
+                and _overlaps(item.get('address') or '0.0.0.0', bind)]
+        if taken and not held:
+            problems.append('%s: %s is already in use on this host (a socket listens on %s) by something other than'
+                            " this deployment (Compose project '%s'); allowed: a free port, or stop what holds it."
+                            % (name, port, ', '.join('%s:%s' % (publish_address(a), port) for a in taken),
+                               v.text('registry_project_name')))
+    return problems
+
+
+ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'htpasswd')
+
+
+def rollback_plan(ctx, info):
+    """What to keep before applying so that a failed apply can restore the running deployment: the
+    files the containers read that exist now, when any container of the project runs."""
+    running = any(container.get('state') == 'running' for container in info.get('containers') or [])
+    facts = info.get('paths') or {}
+    files = [ctx.paths[key] for key in ROLLBACK_FILES if (facts.get(ctx.paths[key]) or {}).get('exists')]
+    return {'dir': os.path.join(ctx.base, '.rollback'), 'files': files if running else []}
+
+
 def _forced(v, info):
     """Reasons to run the apply tasks whatever the host looks like."""
     forced = []
@@ -891,7 +931,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     plan = {'problems': v.problems, 'state': v.text('registry_state'), 'dirs': ctx.dirs, 'paths': ctx.paths}
     if v.problems or not present:
         plan['look'] = {'paths': [], 'images': [], 'certificate': None, 'htpasswd': None, 'health': None,
-                        'project_name': None}
+                        'project_name': None, 'ports': []}
         return plan
 
     ui_enabled = v.flag('registry_ui_enabled')
@@ -966,7 +1006,10 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         'warnings': _warnings(v, ui),
         'forced': _forced(v, info),
     })
+    look['ports'] = [int(v['registry_port'])] + ([int(v['registry_ui_port'])] if ui_enabled else [])
     if info is not None:
+        plan['rollback'] = rollback_plan(ctx, plain(info))
+        plan['problems'].extend(port_problems(v, plain(info)))
         plan['drift'] = registry_drift(plain(info), layout, checksums, compose, certificate=tls.judged_by_look,
                                        htpasswd=v.flag('registry_auth_enabled'))
     return plan

@@ -169,14 +169,15 @@ def _ui_title(dep):
 
 
 def test_a_run_that_failed_before_compose_up_is_completed_by_the_next(deployment):
-    """The files on the host are already what the role renders, the containers are not: the
-    definition label on the containers tells, and the next run recreates them."""
+    """compose up fails (also when the role tries to start the old deployment again): the rollback
+    puts the files that were running back, the containers were never touched, and the next run
+    applies the change."""
     title = 'Drift title %s' % deployment.project
     failed = deployment.play(extra_path=_docker_without_compose_up(os.path.join(deployment.workdir, 'no-up')),
                              registry_ui_title=title)
     assert failed.rc != 0 and 'simulated failure of compose up' in failed.output, failed.describe()
     with open(_path(deployment, 'docker-compose.yml')) as handle:
-        assert title in handle.read()  # written before the failure
+        assert title not in handle.read()  # the rollback put the running deployment's file back
     assert _ui_title(deployment) != title  # control: the UI was not recreated
 
     result = deployment.deploy(registry_ui_title=title)

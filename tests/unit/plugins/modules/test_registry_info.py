@@ -540,9 +540,12 @@ def inspect_item(name, service, status, image, labels, health=None):
     state = {'Status': status, 'StartedAt': '2026-01-0%dT00:00:00.1Z' % len(name)}
     if health is not None:
         state['Health'] = {'Status': health, 'FailingStreak': 0}
-    return {'Id': name * 8, 'Name': '/' + name, 'Image': image, 'State': state,
+    item = {'Id': name * 8, 'Name': '/' + name, 'Image': image, 'State': state,
             'Config': {'Labels': dict(labels, **{'com.docker.compose.service': service}) if labels is not None
                        else None}}
+    if service == 'registry':
+        item['HostConfig'] = {'PortBindings': {'5000/tcp': [{'HostIp': '127.0.0.1', 'HostPort': '5001'}]}}
+    return item
 
 
 def test_docker_facts_from_the_cli(docker):
@@ -569,7 +572,8 @@ def test_docker_facts_from_the_cli(docker):
         labels = item['Config']['Labels'] or {}
         return dict(name=item['Name'][1:], service=labels.get('com.docker.compose.service', ''),
                     state=item['State']['Status'], health=item['State'].get('Health', {}).get('Status', ''),
-                    image_id=item['Image'], labels=labels, started_at=item['State']['StartedAt'])
+                    image_id=item['Image'], labels=labels, started_at=item['State']['StartedAt'],
+                    published=[{'address': '127.0.0.1', 'port': 5001}] if 'HostConfig' in item else [])
     want = sorted((expected(item) for item in items), key=lambda c: (c['service'], c['name']))
     assert result['containers'] == want
     assert [c['service'] for c in result['containers']] == ['', 'registry', 'ui']

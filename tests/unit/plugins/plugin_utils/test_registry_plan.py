@@ -487,3 +487,27 @@ def test_env_strings_and_secret_files():
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {'registry_plan', 'registry_env'}
+
+
+def _look(ports, published=()):
+    return {'paths': {}, 'images': {}, 'ports': ports,
+            'containers': [{'service': 'registry', 'published': list(published)}]}
+
+
+def test_a_port_held_by_something_else_is_a_problem_naming_only_that_port():
+    taken = build_plan(variables(), info=_look({'5000': ['0.0.0.0'], '8443': []}))
+    assert taken['problems'] == [
+        "registry_port: 5000 is already in use on this host (a socket listens on 0.0.0.0:5000) by something other"
+        " than this deployment (Compose project 'registry'); allowed: a free port, or stop what holds it."]
+    assert build_plan(variables(), info=_look({'5000': [], '8443': ['127.0.0.1']}))['problems'][0].startswith(
+        'registry_ui_port: 8443 is already in use')
+    # Controls: free ports; the port held by this project's own container; another address.
+    assert build_plan(variables(), info=_look({'5000': [], '8443': []}))['problems'] == []
+    assert build_plan(variables(), info=_look({'5000': ['0.0.0.0'], '8443': []},
+                                              [{'address': '0.0.0.0', 'port': 5000}]))['problems'] == []
+    assert build_plan(variables(registry_ui_bind_address='127.0.0.1'),
+                      info=_look({'5000': [], '8443': ['192.0.2.1']}))['problems'] == []
+    assert build_plan(variables(registry_bind_address='127.0.0.1'),
+                      info=_look({'5000': ['::'], '8443': []}))['problems'] != []
+    assert plan()['look']['ports'] == [5000, 8443]
+    assert plan(registry_ui_enabled=False)['look']['ports'] == [5000]
