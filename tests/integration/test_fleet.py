@@ -149,11 +149,8 @@ class FleetE2E:
 
     def site(self):
         """ansible-playbook -i <fleet inventory> playbooks/site.yml (group_vars beside the inventory)."""
-        argv = ['ansible-playbook', '-i', self.fleet.inventory, roles_lib.PLAYBOOK]
-        env = roles_lib.playbook_env()
-        env['ANSIBLE_PIPELINING'] = '1'
-        proc = roles_lib.run(argv, env=env, timeout=900, cwd=roles_lib.REPO)
-        return roles_lib.PlaybookResult(argv, proc)
+        return roles_lib.ansible_playbook(roles_lib.PLAYBOOK, self.fleet.inventory, env={'ANSIBLE_PIPELINING': '1'},
+                                          timeout=900)
 
     def deploy(self):
         result = self.site()

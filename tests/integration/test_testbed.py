@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import ssl
 import subprocess
 import time
@@ -30,6 +29,8 @@ import urllib.request
 import uuid
 
 import pytest
+
+import roles_lib
 
 REGISTRY_IMAGE = "registry:2.8.3"
 REGISTRY_ALIAS = "registry:2"
@@ -42,20 +43,7 @@ TEST_LABEL = "org.dockyard.test=testbed"
 
 def docker(*args, check=True, timeout=120):
     """Run the docker CLI; return the CompletedProcess (text)."""
-    proc = subprocess.run(
-        ("docker",) + args, capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            "docker %s failed (rc=%d): %s" % (" ".join(args[:3]), proc.returncode, proc.stderr.strip())
-        )
-    return proc
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return roles_lib.docker(*args, check=check, timeout=timeout)
 
 
 def http(url, headers=None, method="GET", data=None, context=None, timeout=10):
@@ -108,7 +96,7 @@ class Docker:
             cmd = ["run", "-d", "--name", name, "--label", TEST_LABEL]
             port = None
             if publish:
-                port = free_port()
+                port = roles_lib.free_port()
                 cmd += ["-p", "127.0.0.1:%d:%d" % (port, publish)]
             if network:
                 cmd += ["--network", network]
