@@ -73,14 +73,42 @@ DIRECTORIES = (
 STORAGE_PARAMETERS = ('delete', 'maintenance', 'cache', 'redirect', 'tag')
 
 # The UI's HTTPS server in front of its own (port 80 inside the container, never published).
-UI_TLS_CONF = MANAGED + '''# HTTPS in front of the UI's own server (port 80 inside the container, never published):
+# Mozilla's "intermediate" TLS profile (ssl-config.mozilla.org, nginx): TLS 1.2 and 1.3, AEAD ECDHE
+# suites only, curves X25519, P-256 and P-384.
+MOZILLA_INTERMEDIATE_CIPHERS = ('ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:'
+                                'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305')
+MOZILLA_INTERMEDIATE_CURVES = 'X25519:prime256v1:secp384r1'
+# The same suites by Go's names, for the registry's http.tls.ciphersuites (TLS 1.2; Go's TLS 1.3
+# suites are fixed and all in the profile). Go offers P-521 too and distribution cannot restrict
+# curves: the one known deviation from the profile (docs/SECURITY.md).
+REGISTRY_CIPHER_SUITES = [
+    'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+    'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+    'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+]
+HSTS = 'max-age=63072000'
+
+UI_TLS_CONF = MANAGED + '''# HTTPS in front of the UI's own server (on 127.0.0.1:80 inside the container, never published):
 # the browser's credentials never cross the network in clear.
 server {
     listen 443 ssl;
     ssl_certificate /etc/nginx/certs/registry.crt;
     ssl_certificate_key /etc/nginx/certs/registry.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers %(ciphers)s;
+    ssl_ecdh_curve %(curves)s;
+    ssl_prefer_server_ciphers off;
+    ssl_session_timeout 1d;
+    ssl_session_cache shared:DockyardTLS:10m;
+    ssl_session_tickets off;
+    server_tokens off;
     client_max_body_size 0;
+
+    add_header Strict-Transport-Security "%(hsts)s" always;
+    add_header X-Frame-Options "DENY" always;
+    add_header Content-Security-Policy "frame-ancestors 'none'" always;
+    add_header X-Content-Type-Options "nosniff" always;
+    add_header Referrer-Policy "no-referrer" always;
 
     location / {
         proxy_pass http://127.0.0.1:80;
@@ -88,13 +116,15 @@ server {
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-Proto https;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_hide_header X-Frame-Options;
+        proxy_hide_header X-Content-Type-Options;
         proxy_request_buffering off;
         proxy_buffering off;
         proxy_read_timeout 900s;
         chunked_transfer_encoding on;
     }
 }
-'''
+''' % {'ciphers': MOZILLA_INTERMEDIATE_CIPHERS, 'curves': MOZILLA_INTERMEDIATE_CURVES, 'hsts': HSTS}
 
 CORS_HEADERS = (
     ('Access-Control-Allow-Credentials', ['true']),
@@ -709,7 +739,7 @@ def _validate(v, ctx):
 
 def _config(v, major, tls, ui, storage):
     """config.yml as data. The HTTP secret is not in it: it comes from secrets/registry.env."""
-    headers = {'X-Content-Type-Options': ['nosniff']}
+    headers = {'X-Content-Type-Options': ['nosniff'], 'Strict-Transport-Security': [HSTS]}
     if v.flag('registry_ui_enabled'):
         headers.update(ui.registry_headers(v))
     config = {
@@ -723,7 +753,7 @@ def _config(v, major, tls, ui, storage):
         'http': {
             'addr': ':5000',
             'tls': {'certificate': CERT_MOUNT + '/registry.crt', 'key': CERT_MOUNT + '/registry.key',
-                    'minimumtls': 'tls1.2'},
+                    'minimumtls': 'tls1.2', 'ciphersuites': list(REGISTRY_CIPHER_SUITES)},
             # Plain HTTP and never published: only the container's healthcheck reaches it.
             'debug': {'addr': DEBUG_ADDR},
             'headers': headers,
@@ -740,6 +770,34 @@ def _config_text(v, major, config):
     return (MANAGED + '# CNCF distribution %s configuration, mounted at %s/config.yml.\n'
             '# The HTTP secret comes from the environment (secrets/registry.env), not from this file.\n'
             % (v.text('registry_version'), CONFIG_MOUNTS[major]) + to_yaml(config))
+
+
+# Containers run with no new privileges and no capability they do not need. The registry needs none
+# (it runs as root in the container on port 5000 and writes only its storage) and its root file
+# system is read-only. The UI's nginx binds 80/443 and switches to its worker user, and its
+# entrypoint rewrites its own configuration at start: its root stays writable.
+REGISTRY_HARDENING = {'security_opt': ['no-new-privileges:true'], 'cap_drop': ['ALL'], 'read_only': True,
+                      'tmpfs': ['/tmp']}
+UI_HARDENING = {'security_opt': ['no-new-privileges:true'], 'cap_drop': ['ALL'],
+                'cap_add': ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'NET_BIND_SERVICE', 'SETGID', 'SETUID']}
+# Joxit 2.6.0 also reads NGINX_PROXY_HEADER_* from this file: forwarded credentials stay out of
+# `docker inspect`. Earlier versions read them from the environment only.
+UI_ENV_FILE = '/etc/nginx/.env'
+UI_ENV_FILE_SINCE = (2, 6)
+
+
+def ui_env_label(v, content):
+    """A label that changes with the UI's secret file (a mounted file's change does not recreate the
+    container by itself): PBKDF2 of it, so `docker inspect` does not give a fast way to guess the
+    password it holds."""
+    salt = ('dockyard-ui-env:' + v.text('registry_project_name')).encode('utf-8')
+    return hashlib.pbkdf2_hmac('sha256', content.encode('utf-8'), salt, 100000).hex()
+
+
+def ui_reads_env_file(v):
+    """Whether the UI image version reads NGINX_PROXY_HEADER_* from /etc/nginx/.env."""
+    match = re.match(r'^v?(\d+)\.(\d+)', v.text('registry_ui_version'))
+    return bool(match) and (int(match.group(1)), int(match.group(2))) >= UI_ENV_FILE_SINCE
 
 
 def _compose(v, ctx, major, tls, ui, storage, hashes):
@@ -764,10 +822,15 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
         'healthcheck': {'test': list(HEALTHCHECK), 'interval': v.text('registry_healthcheck_interval'),
                         'timeout': '5s', 'retries': 3, 'start_period': '5s'},
     }
+    registry.update(REGISTRY_HARDENING)
     services = {'registry': registry}
     if ui_enabled:
-        environment = {'REGISTRY_TITLE': v['registry_ui_title'], 'SINGLE_REGISTRY': 'true',
+        environment = {'REGISTRY_TITLE': v['registry_ui_title'], 'DOCKER_REGISTRY_UI_TITLE': v['registry_ui_title'],
+                       'SINGLE_REGISTRY': 'true', 'ENABLE_VERSION_NOTIFICATION': 'false',
                        'DELETE_IMAGES': 'true' if v.flag('registry_delete_enabled') else 'false'}
+        if ui_tls:
+            # The plain server only for the HTTPS server in front of it, inside the container.
+            environment['NGINX_LISTEN_PORT'] = '127.0.0.1:80'
         environment.update(ui.environment(v))
         environment.update(v['registry_ui_env'] or {})
         services['ui'] = {
@@ -778,16 +841,21 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
             # UI whenever it recreates the registry (docker/compose#10308).
             'depends_on': {'registry': {'condition': 'service_healthy'}},
             'environment': env_strings(environment),
-            'env_file': [ctx.paths['ui_env']] if ui.forwards_credentials else [],
+            'env_file': [ctx.paths['ui_env']] if ui.forwards_credentials and not ui_reads_env_file(v) else [],
             'ports': ['%s:%s:%s' % (publish_address(v.text('registry_ui_bind_address')), v['registry_ui_port'],
                                     443 if ui_tls else 80)],
-            'volumes': ['%s:/etc/nginx/certs:ro' % ctx.dirs['certs'],
-                        '%s:/etc/nginx/conf.d/dockyard-tls.conf:ro' % ctx.paths['ui_tls_conf']] if ui_tls else [],
+            'volumes': (['%s:/etc/nginx/certs:ro' % ctx.dirs['certs'],
+                         '%s:/etc/nginx/conf.d/dockyard-tls.conf:ro' % ctx.paths['ui_tls_conf']] if ui_tls else [])
+            + (['%s:%s:ro' % (ctx.paths['ui_env'], UI_ENV_FILE)] if ui.forwards_credentials and ui_reads_env_file(v) else []),
             'labels': {
                 'io.dockyard.registry.certificate-sha256': hashes['certificate'] if ui_tls else '',
                 'io.dockyard.registry.tls-conf-sha256': hashes['ui_tls_conf'] if ui_tls else '',
             },
         }
+        if ui.forwards_credentials and ui_reads_env_file(v):
+            services['ui']['labels']['io.dockyard.registry.ui-env'] = ui_env_label(
+                v, ui_env_content(v['registry_ui_proxy_user'] or {}))
+        services['ui'].update(UI_HARDENING)
     return {'name': v.text('registry_project_name'), 'services': stamp_definitions(services)}
 
 

@@ -256,6 +256,20 @@ build_image() {
   }
 }
 
+# ---------------------------------------------------------------- TLS scanner
+# sslyze (PyPI) in a virtualenv of its own: it pins its own cryptography and nassl versions.
+SSLYZE_VENV=/opt/dockyard-sslyze
+SSLYZE_VERSION=6.3.1
+install_sslyze() {
+  if [ -x "$SSLYZE_VENV/bin/sslyze" ] && "$SSLYZE_VENV/bin/pip" show sslyze 2>/dev/null | grep -qx "Version: $SSLYZE_VERSION"; then
+    log "sslyze $SSLYZE_VERSION"
+    return
+  fi
+  log "installing sslyze $SSLYZE_VERSION into $SSLYZE_VENV"
+  python3 -m venv "$SSLYZE_VENV"
+  "$SSLYZE_VENV/bin/pip" install --disable-pip-version-check -q "sslyze==$SSLYZE_VERSION"
+}
+
 summary() {
   printf '\nTest bed ready\n'
   printf '  engine:  Docker %s (client %s)\n' "$(docker version -f '{{.Server.Version}}')" \
@@ -271,6 +285,7 @@ summary() {
 install_packages
 start_dockerd
 install_compose
+install_sslyze
 build_image registry registry:2.8.3 registry:2
 build_image ui joxit/docker-registry-ui:2.5.7
 build_image hello dockyard-test/hello:1

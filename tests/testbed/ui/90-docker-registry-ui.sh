@@ -64,8 +64,9 @@ header_lines() {
 
 render_conf() {
     port=${NGINX_LISTEN_PORT:-80}
-    case "$port" in
-        ''|*[!0-9]*) fail "NGINX_LISTEN_PORT must be a port number, got '$port'" ;;
+    # Joxit puts the value into `listen` as it is: a port, or an address and a port (127.0.0.1:80).
+    case "${port##*:}" in
+        ''|*[!0-9]*) fail "NGINX_LISTEN_PORT must be a port or ADDRESS:PORT, got '$port'" ;;
     esac
     url=${NGINX_PROXY_PASS_URL:-}
     resolver=${NGINX_RESOLVER:-}
