@@ -134,6 +134,16 @@ options:
             type: str
             choices: [present, absent]
             default: present
+          cost:
+            description: As O(dockyard.registry.htpasswd#module:users[].cost).
+            type: int
+      cost:
+        description:
+          - As O(dockyard.registry.htpasswd#module:cost). An entry whose password verifies but whose
+            bcrypt cost differs from the wanted one would be re-hashed, so it is reported in RV(htpasswd.updated).
+          - Without it, the cost of the entries of users without a O(htpasswd.users[].cost) is not judged.
+            Give the cost the htpasswd module is given, or the verdict may differ from the module's.
+        type: int
       exclusive:
         description: Users of the file that are not listed would be removed.
         type: bool
@@ -470,7 +480,7 @@ def _certificate_facts(cert, now):
 
 def _htpasswd_facts(auth):
     return _info.htpasswd_facts(_read_htpasswd(auth['path']), auth['users'], exclusive=auth['exclusive'],
-                                update_password=auth['update_password'])
+                                update_password=auth['update_password'], cost=auth['cost'])
 
 
 def main():
@@ -494,6 +504,7 @@ def main():
             )),
             htpasswd=dict(type='dict', no_log=False, options=dict(
                 path=dict(type='path', required=True),
+                cost=dict(type='int'),
                 **users_argument_spec()
             )),
             health=dict(type='dict', options=dict(
