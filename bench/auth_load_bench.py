@@ -291,7 +291,7 @@ def report(args, rows, anonymous):
     print('\n' + title % (args.seconds, args.concurrency, args.rounds, roles_lib.REGISTRY_VERSION,
                           roles_lib.REGISTRY_IMAGE))
     print('req/s ratio: auth/no-auth, median of the rounds; CPU ms/req: the registry container\'s CPU time per '
-          'response (cgroup), which load from other programs does not change')
+          'response (cgroup), which depends far less than req/s on load from other programs')
     line = '%-44s %9s %9s %9s %12s %12s %10s'
     print(line % ('', 'req/s', 'p50 ms', 'p99 ms', 'req/s ratio', 'CPU ms/req', 'CPU ratio'))
     print(line % ('anonymous GET /v2/ (401, no bcrypt)', '%.1f' % anonymous.rps, ms(anonymous.p50),
