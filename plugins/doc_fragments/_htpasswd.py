@@ -50,11 +50,25 @@ users:
       type: str
       choices: [present, absent]
       default: present
+    cost:
+      description:
+        - bcrypt cost of this user's entry, from V(4) to V(31); without it, O({p}cost) applies.
+        - For machine accounts (CI, deploy bots) that send many requests with a long generated
+          password, a low cost (V(4) or V(5)) keeps the registry fast and loses nothing, since
+          the password's entropy, not bcrypt's work factor, is what protects it. Give human-chosen
+          passwords a higher cost.
+      type: int
 exclusive:
   description:
     - Remove every user of the file that is not listed in O({p}users).
   type: bool
   default: false
+#info cost:
+#info   description:
+#info     - As O(dockyard.registry.htpasswd#module:cost). An entry whose password verifies but whose
+#info       bcrypt cost differs from the wanted one would be re-hashed, so it is reported in RV(htpasswd.updated).
+#info     - Without it, the cost of the entries of users without a O(htpasswd.users[].cost) is not judged.
+#info   type: int
 update_password:
   description:
     - V(always) sets the password of an existing user when the given password does not

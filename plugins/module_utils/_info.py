@@ -306,7 +306,7 @@ def certificate_facts(key_data, cert_data, sans, spec, renew_before_days, now, c
 # ---------------------------------------------------------------------------------------------
 # htpasswd
 
-def htpasswd_facts(data, users, exclusive=False, update_password='always', workers=None):
+def htpasswd_facts(data, users, exclusive=False, update_password='always', workers=None, cost=None):
     """``({'changed', 'added', 'removed', 'updated'}, warnings)`` for the file content ``data``
     (bytes, or ``None`` for a missing file, which the htpasswd module would create).
 
@@ -318,7 +318,7 @@ def htpasswd_facts(data, users, exclusive=False, update_password='always', worke
 
     try:
         outcome = update_htpasswd(data, users, exclusive=exclusive, update_password=update_password,
-                                  workers=workers, hash_new=False)
+                                  cost=cost, workers=workers, hash_new=False)
     except HtpasswdError as exc:
         raise InfoError(prefix_option('htpasswd', str(exc)))
     facts = dict(changed=outcome.changed or data is None, added=outcome.added,

@@ -56,11 +56,15 @@ attributes:
 options:
   cost:
     description:
-      - bcrypt cost (log2 of the number of rounds) of new hashes, from V(4) to V(31).
+      - bcrypt cost (log2 of the number of rounds) of the entries of users without a
+        O(users[].cost) of their own, from V(4) to V(31).
       - The registry runs bcrypt on B(every) authenticated request, so a higher cost slows
         every push and pull (each step is twice as slow); V(10) takes tens of milliseconds
-        per request. Existing entries whose password verifies are not re-hashed when the cost
-        changes.
+        per request, V(5) (Apache's C(htpasswd -B)) about two.
+      - With O(update_password=always), an existing entry whose password verifies but whose
+        cost differs from the wanted one is re-hashed at the wanted cost (same password) and
+        reported in RV(updated) and RV(rehashed); a rerun with the same costs changes nothing.
+        With O(update_password=on_create), existing bcrypt entries keep their cost.
     type: int
     default: 10
   create:
@@ -99,6 +103,17 @@ EXAMPLES = r'''
     group: root
     mode: "0640"
 
+- name: A human at the default cost, a CI robot with a long generated password at cost 4
+  dockyard.registry.htpasswd:
+    path: /srv/registry/auth/htpasswd
+    cost: 10
+    users:
+      - name: alice
+        password: "{{ vault_registry_alice_password }}"
+      - name: ci
+        password: "{{ vault_registry_ci_password }}"  # 32 random characters
+        cost: 4
+
 - name: Keep exactly these users; other entries are removed
   dockyard.registry.htpasswd:
     path: /srv/registry/auth/htpasswd
@@ -135,13 +150,15 @@ removed:
 updated:
   description:
     - Names of existing users whose entry was replaced, because the given password did not
-      verify or because the entry was not bcrypt.
+      verify, because the entry was not bcrypt, or because its bcrypt cost was not the wanted one.
   returned: always
   type: list
   elements: str
   sample: [ci, legacy]
 rehashed:
-  description: The names in RV(updated) whose previous entry was not bcrypt.
+  description:
+    - The names in RV(updated) whose password was unchanged but whose previous entry was not bcrypt
+      or had another bcrypt cost.
   returned: always
   type: list
   elements: str

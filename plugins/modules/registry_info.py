@@ -398,7 +398,7 @@ def _certificate_facts(cert, now):
 
 def _htpasswd_facts(auth):
     return _info.htpasswd_facts(_read_htpasswd(auth['path']), auth['users'], exclusive=auth['exclusive'],
-                                update_password=auth['update_password'])
+                                update_password=auth['update_password'], cost=auth['cost'])
 
 
 def main():
@@ -411,7 +411,7 @@ def main():
                 regexp=dict(type='str'),
             )),
             certificate=certificate_argument_spec(required=True).as_suboption(),
-            htpasswd=htpasswd_argument_spec().as_suboption(no_log=False),
+            htpasswd=htpasswd_argument_spec(info=True).as_suboption(no_log=False),
             health=client_argument_spec(request_timeout=_info.HEALTH_REQUEST_TIMEOUT).as_suboption(),
             project_name=dict(type='str'),
             images=dict(type='list', elements='str', default=[]),

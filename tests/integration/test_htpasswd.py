@@ -134,6 +134,33 @@ def test_apache_legacy_entries_are_rehashed(tmp_path, flag):
 
 
 @needs_htpasswd
+def test_cost_per_user_and_apache_entries_of_another_cost_are_rehashed(tmp_path):
+    path = tmp_path / 'htpasswd'
+    secret = password()
+    subprocess.run([HTPASSWD, '-cbB', '-C', '7', str(path), 'ci', secret], check=True, capture_output=True)
+    assert read_entries(str(path))['ci'].startswith('$2y$07$')
+    users = [dict(name='ci', password=secret, cost=5)] + make_users('alice')
+
+    checked, out1 = run_playbook(tmp_path, path, users, check=True)
+    assert (checked['changed'], checked['updated'], checked['rehashed'], checked['added']) == \
+        (True, ['ci'], ['ci'], ['alice'])
+    assert read_entries(str(path))['ci'].startswith('$2y$07$')  # check mode wrote nothing
+
+    applied, out2 = run_playbook(tmp_path, path, users)
+    assert (applied['updated'], applied['rehashed'], applied['added']) == (['ci'], ['ci'], ['alice'])
+    assert '+- ci  # re-hashed at cost 5 (was 7)' in out2
+    entries = read_entries(str(path))
+    assert entries['ci'].startswith('$2y$05$') and entries['alice'].startswith('$2y$%02d$' % COST)
+    assert htpasswd_verifies(path, 'ci', secret)  # the same password, checked by Apache
+    assert not htpasswd_verifies(path, 'ci', secret + 'x')  # negative control
+    assert htpasswd_verifies(path, 'alice', users[1]['password'])
+
+    again, out3 = run_playbook(tmp_path, path, users)
+    assert not again['changed'] and read_entries(str(path)) == entries
+    assert_no_secrets(out1 + out2 + out3, users, path)
+
+
+@needs_htpasswd
 def test_thousand_users_in_one_task(tmp_path):
     path = tmp_path / 'htpasswd'
     users = [dict(name='user%04d' % i, password=password()) for i in range(1000)]

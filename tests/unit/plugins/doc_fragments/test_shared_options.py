@@ -23,7 +23,7 @@ CASES = [
     pytest.param(_certificate, 'certificate', certificate_argument_spec(), certificate_argument_spec(required=True),
                  id='certificate'),
     pytest.param(_health, 'health', client_argument_spec(10), client_argument_spec(5), id='health'),
-    pytest.param(_htpasswd, 'htpasswd', htpasswd_argument_spec(), htpasswd_argument_spec(), id='htpasswd'),
+    pytest.param(_htpasswd, 'htpasswd', htpasswd_argument_spec(), htpasswd_argument_spec(info=True), id='htpasswd'),
 ]
 KEYS = ('type', 'default', 'choices', 'required', 'elements')
 
