@@ -1047,7 +1047,8 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
             'images': images, 'health': health if v.flag('registry_health_check') else None,
             'htpasswd': ({'path': ctx.paths['htpasswd'], 'users': all_users,
                           'exclusive': v.flag('registry_users_exclusive'),
-                          'update_password': v.text('registry_users_update_password')}
+                          'update_password': v.text('registry_users_update_password'),
+                          'cost': int(v['registry_htpasswd_cost'])}
                          if v.flag('registry_auth_enabled') else None)}
     plan.update({
         'major': major,
