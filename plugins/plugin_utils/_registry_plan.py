@@ -35,6 +35,7 @@ import yaml
 
 from ansible.module_utils.six import string_types
 
+from ansible_collections.dockyard.registry.plugins.module_utils._docker_daemon import redact_url, registry_url_problem
 from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_drift import (
     DEFINITION_LABEL, registry_drift, stamp_definitions)
 
@@ -515,10 +516,12 @@ class MirrorRegistry(RegistryMode):
 
     def validate(self, v, major):
         url = v.text('registry_mirror_url')
-        problem = mirror_url_problem(url)
+        problem = registry_url_problem(url)
         if problem:
             v.problem("registry_mirror_url: '%s' %s; allowed: the upstream registry's base URL, http:// or https://"
-                      " and a host (and port), e.g. https://registry-1.docker.io." % (_redact_url(url), problem))
+                      " and a host (and port), e.g. https://registry-1.docker.io%s." % (
+                          redact_url(url), problem,
+                          ', with the account in registry_mirror_username/password' if '@' in url else ''))
         user, password = v.text('registry_mirror_username'), v.text('registry_mirror_password')
         if bool(user) != bool(password):
             v.problem('registry_mirror_username / registry_mirror_password: give both (the upstream account, the'
@@ -557,34 +560,6 @@ class MirrorRegistry(RegistryMode):
 
 
 REGISTRY_MODES = dict((mode.name, mode) for mode in (PlainRegistry(), MirrorRegistry()))
-
-
-def mirror_url_problem(url):
-    """Why ``url`` is not an upstream base URL distribution can proxy ('' when it is one)."""
-    match = re.match(r'^(https?)://([^/?#]*)(/?)$', url or '', re.I)
-    if not match:
-        if re.match(r'^https?://[^/?#]*[/?#].', url or '', re.I):
-            return 'has a path, query or fragment (distribution proxies a whole registry, from its root)'
-        return 'is not an http:// or https:// URL'
-    authority = match.group(2)
-    if '@' in authority:
-        return 'holds credentials (they would land in config.yml; use registry_mirror_username/password)'
-    host = authority
-    if host.startswith('['):
-        host, dummy, port = host[1:].partition(']')
-        port = port[1:] if port.startswith(':') else (None if not port else '!')
-    elif ':' in host:
-        host, dummy, port = host.partition(':')
-    else:
-        port = None
-    if not host or (port is not None and not (port.isdigit() and 1 <= int(port) <= 65535)):
-        return 'has no host or a bad port'
-    return ''
-
-
-def _redact_url(url):
-    """``url`` without the password of a user:password@ part (for messages)."""
-    return re.sub(r'^([a-z]+://[^:/@]*):[^@/]*@', r'\1:(hidden)@', url or '', flags=re.I)
 
 
 def _env_value(value):
@@ -995,10 +970,10 @@ def _warnings(v, ui):
                         " reaches port %s acts as '%s' for every registry request, push and delete included."
                         % (ui_bind, v['registry_ui_port'], proxy.get('name', '') if isinstance(proxy, dict) else ''))
     if not v.flag('registry_auth_enabled') and v.text('registry_mode') == 'mirror':
+        account = v.text('registry_mirror_username')
         warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can pull through the'
-                        ' mirror%s (pushes are refused).' % (v['registry_port'], ' with the upstream account %s'
-                                                             % v.text('registry_mirror_username')
-                                                             if v.text('registry_mirror_username') else ''))
+                        ' mirror%s (pushes are refused).'
+                        % (v['registry_port'], ' with the upstream account %s' % account if account else ''))
     elif not v.flag('registry_auth_enabled'):
         warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can push, pull%s.'
                         % (v['registry_port'], ' and delete' if v.flag('registry_delete_enabled') else ''))

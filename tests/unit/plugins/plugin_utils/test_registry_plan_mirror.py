@@ -17,8 +17,9 @@ import json
 import pytest
 import yaml
 
+from ansible_collections.dockyard.registry.plugins.module_utils._docker_daemon import registry_url_problem
 from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_plan import (
-    REGISTRY_MODES, build_plan, mirror_env_content, mirror_url_problem)
+    REGISTRY_MODES, build_plan, mirror_env_content)
 
 # The role's defaults as the play would see them on a host named localhost (shared helpers).
 from .test_registry_plan import _argspec, _defaults, variables
@@ -174,13 +175,13 @@ def test_mirror_url_must_be_an_http_base_url(url, reason):
 @pytest.mark.parametrize('url', ['https://registry-1.docker.io', 'http://127.0.0.1:5000', 'HTTPS://Up.Example:443/',
                                  'http://[::1]:5000', 'http://upstream'])
 def test_mirror_url_negative_controls(url):
-    assert mirror_url_problem(url) == ''
+    assert registry_url_problem(url) == ''
     assert problems(mirror(registry_mirror_url=url)) == []
 
 
 def test_credentials_in_the_url_are_refused_and_not_repeated():
     message = one_problem(mirror(registry_mirror_url='https://bob:hunter2secret@upstream.example'))
-    assert 'holds credentials' in message and 'registry_mirror_username' in message
+    assert 'holds credentials' in message and 'registry_mirror_username/password' in message
     assert 'hunter2secret' not in message
     assert "'https://bob:(hidden)@upstream.example'" in message
 
