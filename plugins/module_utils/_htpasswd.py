@@ -26,6 +26,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.dockyard.registry.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.dockyard.registry.plugins.module_utils._bcrypt_dep import bcrypt
 
 MAX_PASSWORD_BYTES = 72
@@ -43,18 +44,19 @@ _NAME_RULE = ("a user name must be non-empty and must not contain ':', whitespac
               "characters, nor start with '#'")
 
 
-def users_argument_spec():
-    """The argument spec of the options that say which users a file must hold: the htpasswd
-    module's and registry_info's htpasswd.* (a new dict each call)."""
-    return dict(
+def htpasswd_argument_spec():
+    """The options that say which users a file must hold: the htpasswd module's own and
+    registry_info's ``htpasswd.*``. Documented once, in the doc fragment dockyard.registry._htpasswd."""
+    return ArgumentSpec(dict(
+        path=dict(type='path', required=True),
         users=dict(type='list', elements='dict', default=[], options=dict(
             name=dict(type='str', required=True),
             password=dict(type='str', no_log=True),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            state=dict(type='str', choices=list(STATES), default='present'),
         )),
         exclusive=dict(type='bool', default=False),
-        update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
-    )
+        update_password=dict(type='str', choices=list(UPDATE_PASSWORD), default='always', no_log=False),
+    ))
 
 
 class HtpasswdError(Exception):

@@ -454,6 +454,8 @@ def gather_docker(run, project_name=None, images=(), max_threads=MAX_DOCKER_THRE
 # ---------------------------------------------------------------- the registry as a client sees it
 
 HEALTH_CHECKS = ('tls', 'liveness', 'anonymous', 'authenticated')
+# One quick look, not registry_health's patient wait: seconds per connection and request by default.
+HEALTH_REQUEST_TIMEOUT = 5
 
 
 def health_facts(options, now=None):
@@ -466,7 +468,7 @@ def health_facts(options, now=None):
     params = dict(url=options['url'], ca_path=options.get('ca_path'), validate_certs=True,
                   server_name=options.get('server_name'), username=options.get('username'),
                   password=options.get('password'), auth_expected=options.get('auth_expected', True),
-                  timeout=0, request_timeout=options.get('request_timeout') or 5, min_days_left=0,
+                  timeout=0, request_timeout=options.get('request_timeout') or HEALTH_REQUEST_TIMEOUT, min_days_left=0,
                   catalog=False, round_trip=False, round_trip_repository='dockyard/health-check',
                   delete_expected=False)
     try:

@@ -34,9 +34,11 @@ author: dockyard.registry developers (@dockyard)
 requirements:
   - bcrypt >= 3.1.7 (the C(bcrypt) library is used directly; passlib is not needed)
 extends_documentation_fragment:
+  - dockyard.registry._htpasswd
   - ansible.builtin.files
   - dockyard.registry.attributes
   - dockyard.registry.attributes.files
+  - dockyard.registry.attributes.actiongroup_files
 attributes:
   check_mode:
     support: full
@@ -52,54 +54,6 @@ attributes:
   safe_file_operations:
     support: full
 options:
-  path:
-    description:
-      - Path of the htpasswd file. Its directory must exist.
-    type: path
-    required: true
-  users:
-    description:
-      - The users to manage. Users in the file that are not listed are left alone unless
-        O(exclusive=true).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description:
-          - User name. Must be non-empty and must not contain V(:), whitespace or control
-            characters, nor start with V(#). Each name may be listed once.
-        type: str
-        required: true
-      password:
-        description:
-          - Password in clear text, at most 72 bytes in UTF-8 (bcrypt uses no more), without
-            NUL characters.
-          - Required for O(users[].state=present), except for a user that is already in the file
-            when O(update_password=on_create).
-          - Ignored for O(users[].state=absent).
-        type: str
-      state:
-        description:
-          - Whether the user must be in the file (V(present)) or not (V(absent)).
-        type: str
-        choices: [present, absent]
-        default: present
-  exclusive:
-    description:
-      - Remove every user of the file that is not listed in O(users).
-    type: bool
-    default: false
-  update_password:
-    description:
-      - V(always) sets the password of an existing user when the given password does not
-        verify against the stored hash.
-      - V(on_create) sets passwords of new users only; existing bcrypt entries are kept as
-        they are, and no password is needed for them. Entries that are not bcrypt are still
-        re-hashed when their password is given.
-    type: str
-    choices: [always, on_create]
-    default: always
   cost:
     description:
       - bcrypt cost (log2 of the number of rounds) of new hashes, from V(4) to V(31).
@@ -204,8 +158,8 @@ from ansible_collections.dockyard.registry.plugins.module_utils._bcrypt_dep impo
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import (
     HtpasswdError,
+    htpasswd_argument_spec,
     update_htpasswd,
-    users_argument_spec,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._io import (
     read_file,
@@ -216,17 +170,12 @@ DEFAULT_CREATE_MODE = 0o640
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            cost=dict(type='int', default=10),
-            create=dict(type='bool', default=True),
-            workers=dict(type='int'),
-            **users_argument_spec()
-        ),
-        add_file_common_args=True,
-        supports_check_mode=True,
+    spec = htpasswd_argument_spec().update_argspec(
+        cost=dict(type='int', default=10),
+        create=dict(type='bool', default=True),
+        workers=dict(type='int'),
     )
+    module = AnsibleModule(**spec.module_kwargs(add_file_common_args=True, supports_check_mode=True))
     if not HAS_BCRYPT:
         module.fail_json(msg=missing_required_lib('bcrypt'), exception=BCRYPT_IMPORT_ERROR)
 

@@ -26,6 +26,9 @@ description:
   - Never fails because docker is missing, a file is absent or the registry does not answer; that is reported. Fails only on invalid
     options. Never returns file contents, passwords or hashes.
 extends_documentation_fragment:
+  - dockyard.registry._certificate.info
+  - dockyard.registry._health.info
+  - dockyard.registry._htpasswd.info
   - dockyard.registry.attributes
   - dockyard.registry.attributes.info_module
 options:
@@ -66,83 +69,12 @@ options:
         decides in its V(self_signed) mode (no O(certificate.ca_cert_path)) or V(csr) mode (with it).
       - Nothing is generated, not even in memory.
     type: dict
-    suboptions:
-      path:
-        description: The certificate file.
-        type: path
-        required: true
-      privatekey_path:
-        description: The private key file.
-        type: path
-        required: true
-      subject_alt_names:
-        description:
-          - The wanted subject alternative names, as for M(dockyard.registry.certificate) (V(DNS:name),
-            V(IP:address) or bare values; the order does not matter).
-        type: list
-        elements: str
-        required: true
-      key_type:
-        description: The wanted key type.
-        type: str
-        choices: [ecdsa, rsa]
-        default: ecdsa
-      curve:
-        description: The wanted curve of an ECDSA key.
-        type: str
-        choices: [P-256, P-384]
-        default: P-256
-      key_size:
-        description: The wanted size of an RSA key; V(3072) when not set. Only with O(certificate.key_type=rsa).
-        type: int
-        choices: [2048, 3072, 4096]
-      renew_before_days:
-        description: A certificate that expires within this many days is reported as V(expiring).
-        type: int
-        default: 30
-      ca_cert_path:
-        description:
-          - The CA certificate that must have signed the certificate. Without it, the certificate must be
-            self-signed.
-        type: path
   htpasswd:
     description:
       - An htpasswd file to compare with users, the way M(dockyard.registry.htpasswd) would change it.
       - Passwords are verified against the stored bcrypt hashes (C(bcrypt.checkpw), one thread per CPU);
         nothing is hashed and nothing is written.
     type: dict
-    suboptions:
-      path:
-        description: The htpasswd file.
-        type: path
-        required: true
-      users:
-        description: The users, as O(dockyard.registry.htpasswd#module:users).
-        type: list
-        elements: dict
-        default: []
-        suboptions:
-          name:
-            description: User name.
-            type: str
-            required: true
-          password:
-            description: Password in clear text. Never shown, never returned.
-            type: str
-          state:
-            description: Whether the user must be in the file.
-            type: str
-            choices: [present, absent]
-            default: present
-      exclusive:
-        description: Users of the file that are not listed would be removed.
-        type: bool
-        default: false
-      update_password:
-        description: As O(dockyard.registry.htpasswd#module:update_password).
-        type: str
-        choices: [always, on_create]
-        default: always
   health:
     description:
       - Look at the registry as a client does, once. The TLS handshake (verified against
@@ -152,31 +84,6 @@ options:
         but one attempt, no waiting, and a failing check does not fail this module; it is reported in
         RV(health). Use M(dockyard.registry.registry_health) to wait for a registry and fail when it does not serve.
     type: dict
-    suboptions:
-      url:
-        description: Base URL of the registry, V(https://HOST[:PORT]).
-        type: str
-        required: true
-      ca_path:
-        description: CA bundle the certificate must chain to; the system trust when not set.
-        type: path
-      server_name:
-        description: Host name the certificate is verified for (and sent as SNI) instead of the URL's host.
-        type: str
-      username:
-        description: User of the authenticated check. Without it, that check is skipped.
-        type: str
-      password:
-        description: Password of O(health.username). Never shown, never returned.
-        type: str
-      auth_expected:
-        description: Whether anonymous requests must be refused with V(401).
-        type: bool
-        default: true
-      request_timeout:
-        description: Seconds each connection and request may take.
-        type: int
-        default: 5
   project_name:
     description:
       - The Compose project whose containers to list (label C(com.docker.compose.project)).
@@ -444,7 +351,9 @@ from ansible_collections.dockyard.registry.plugins.module_utils._bcrypt_dep impo
     HAS_BCRYPT,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._cryptography_dep import assert_cryptography
-from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import users_argument_spec
+from ansible_collections.dockyard.registry.plugins.module_utils._certificate import certificate_argument_spec
+from ansible_collections.dockyard.registry.plugins.module_utils._health import client_argument_spec
+from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import htpasswd_argument_spec
 
 
 def _runner(module):
@@ -482,29 +391,9 @@ def main():
                 sha256=dict(type='str', no_log=True),
                 regexp=dict(type='str'),
             )),
-            certificate=dict(type='dict', options=dict(
-                path=dict(type='path', required=True),
-                privatekey_path=dict(type='path', required=True),
-                subject_alt_names=dict(type='list', elements='str', required=True),
-                key_type=dict(type='str', default='ecdsa', choices=['ecdsa', 'rsa']),
-                curve=dict(type='str', default='P-256', choices=['P-256', 'P-384']),
-                key_size=dict(type='int', choices=[2048, 3072, 4096]),
-                renew_before_days=dict(type='int', default=30),
-                ca_cert_path=dict(type='path'),
-            )),
-            htpasswd=dict(type='dict', no_log=False, options=dict(
-                path=dict(type='path', required=True),
-                **users_argument_spec()
-            )),
-            health=dict(type='dict', options=dict(
-                url=dict(type='str', required=True),
-                ca_path=dict(type='path'),
-                server_name=dict(type='str'),
-                username=dict(type='str'),
-                password=dict(type='str', no_log=True),
-                auth_expected=dict(type='bool', default=True),
-                request_timeout=dict(type='int', default=5),
-            )),
+            certificate=certificate_argument_spec(required=True).as_suboption(),
+            htpasswd=htpasswd_argument_spec().as_suboption(no_log=False),
+            health=client_argument_spec(request_timeout=_info.HEALTH_REQUEST_TIMEOUT).as_suboption(),
             project_name=dict(type='str'),
             images=dict(type='list', elements='str', default=[]),
         ),

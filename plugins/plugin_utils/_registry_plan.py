@@ -981,8 +981,8 @@ def _warnings(v, ui):
 
 
 def _health_client(v, ctx, tls, present_users):
-    url = v.text('registry_health_url') or 'https://%s:%s' % (local_address(v.text('registry_bind_address')),
-                                                               v['registry_port'])
+    published = local_address(v.text('registry_bind_address'))
+    url = v.text('registry_health_url') or 'https://%s:%s' % (published, v['registry_port'])
     client = {'url': url, 'server_name': v.text('registry_server_name'),
               'auth_expected': v.flag('registry_auth_enabled')}
     if tls.has_ca(v):
