@@ -35,6 +35,7 @@ import yaml
 
 from ansible.module_utils.six import string_types
 
+from ansible_collections.dockyard.registry.plugins.module_utils._docker_daemon import redact_url, registry_url_problem
 from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_drift import (
     DEFINITION_LABEL, registry_drift, stamp_definitions)
 
@@ -511,6 +512,98 @@ class FilesystemStorage(StorageDriver):
 STORAGE_DRIVERS = dict((driver.name, driver) for driver in (FilesystemStorage(),))
 
 
+# ------------------------------------------------------------------------------------------------
+# Registry modes: what the registry is for. `registry` stores what clients push; `mirror` is
+# distribution's pull-through cache (the `proxy` section) of one upstream registry.
+
+class RegistryMode(object):
+    name = None
+    # Whether clients can push (and delete): a pull-through cache answers both with 405 UNSUPPORTED.
+    accepts_pushes = True
+
+    def validate(self, v, major):
+        pass
+
+    def config(self, v, major):
+        """Top-level sections this mode adds to config.yml (never a secret)."""
+        return {}
+
+    def env_content(self, v):
+        """Content of secrets/mirror.env ('' when the mode needs no secret file)."""
+        return ''
+
+
+class PlainRegistry(RegistryMode):
+    name = 'registry'
+
+
+class MirrorRegistry(RegistryMode):
+    """distribution's pull-through cache: config.yml's `proxy` section (remoteurl, and ttl on 3.x,
+    the only version that reads it), the upstream credentials in secrets/mirror.env (0600) as the
+    REGISTRY_PROXY_USERNAME/PASSWORD overrides, never in config.yml."""
+    name = 'mirror'
+    accepts_pushes = False
+
+    def validate(self, v, major):
+        url = v.text('registry_mirror_url')
+        problem = registry_url_problem(url)
+        if problem:
+            v.problem("registry_mirror_url: '%s' %s; allowed: the upstream registry's base URL, http:// or https://"
+                      " and a host (and port), e.g. https://registry-1.docker.io%s." % (
+                          redact_url(url), problem,
+                          ', with the account in registry_mirror_username/password' if '@' in url else ''))
+        user, password = v.text('registry_mirror_username'), v.text('registry_mirror_password')
+        if bool(user) != bool(password):
+            v.problem('registry_mirror_username / registry_mirror_password: give both (the upstream account, the'
+                      ' password from vault) or neither (anonymous pulls); got %s and %s.'
+                      % ("username '%s'" % user if user else 'no username', 'a password' if password else 'no password'))
+        for name, value in (('registry_mirror_username', user), ('registry_mirror_password', password)):
+            if value and (value != value.strip() or re.search(r'[\x00-\x1f\x7f]', value)
+                          or (name == 'registry_mirror_username' and ':' in value)):
+                v.problem('%s: the value given (%d characters) has leading or trailing white space or a control'
+                          ' character%s; allowed: a single line without them.'
+                          % (name, len(value), " or ':'" if name == 'registry_mirror_username' else ''))
+        ttl = v.text('registry_mirror_ttl')
+        if ttl and major == 2:
+            v.problem("registry_mirror_ttl: '%s' cannot be honoured by registry_version %s: distribution 2.x has no"
+                      " proxy.ttl (its cache always expires after 168h); leave it empty, or deploy 3.x."
+                      % (ttl, v.text('registry_version')))
+        elif ttl and ttl != '0' and (not _DURATION_RE.match(ttl) or not re.search(r'[1-9]', ttl)):
+            v.problem("registry_mirror_ttl: '%s' is not a duration; allowed: a positive Go duration such as 168h or"
+                      " 24h30m, 0 to never expire the cache, or empty for distribution's default (168h)." % ttl)
+        if v.flag('registry_delete_enabled'):
+            v.problem('registry_delete_enabled: true cannot be honoured by registry_mode mirror: a pull-through'
+                      ' cache answers every delete (and push) with 405 UNSUPPORTED and expires what it cached by'
+                      ' itself (registry_mirror_ttl); set registry_delete_enabled: false (it also hides the'
+                      " UI's delete button).")
+
+    def config(self, v, major):
+        proxy = {'remoteurl': v.text('registry_mirror_url').rstrip('/')}
+        if major >= 3 and v.text('registry_mirror_ttl'):
+            proxy['ttl'] = v.text('registry_mirror_ttl')
+        return {'proxy': proxy}
+
+    def env_content(self, v):
+        if not v.text('registry_mirror_username'):
+            return ''
+        return mirror_env_content(v.text('registry_mirror_username'), v.text('registry_mirror_password'))
+
+
+REGISTRY_MODES = dict((mode.name, mode) for mode in (PlainRegistry(), MirrorRegistry()))
+
+
+def _env_value(value):
+    """A value distribution reads back exactly: a YAML double-quoted scalar (its REGISTRY_* overrides
+    are parsed as YAML), inside single quotes that Compose's env_file takes literally."""
+    import json
+    return "'%s'" % json.dumps(value).replace("'", '\\u0027')
+
+
+def mirror_env_content(username, password):
+    """secrets/mirror.env: the upstream credentials, as overrides of proxy.username/password."""
+    return 'REGISTRY_PROXY_USERNAME=%s\nREGISTRY_PROXY_PASSWORD=%s\n' % (_env_value(username), _env_value(password))
+
+
 def _choice(v, name, table):
     value = v.text(name)
     if value not in table:
@@ -610,6 +703,7 @@ class Context(object):
             'ui_tls_conf': os.path.join(self.dirs['ui'], 'tls.conf'),
             'env': os.path.join(self.dirs['secrets'], 'registry.env'),
             'ui_env': os.path.join(self.dirs['secrets'], 'ui.env'),
+            'mirror_env': os.path.join(self.dirs['secrets'], 'mirror.env'),
             'cert': os.path.join(self.dirs['certs'], 'registry.crt'),
             'key': os.path.join(self.dirs['certs'], 'registry.key'),
             'ca': os.path.join(self.dirs['certs'], 'ca.crt'),
@@ -659,6 +753,32 @@ def _users(v):
     users = list(v['registry_users'] or [])
     proxy = v['registry_ui_proxy_user'] or {}
     return users, proxy
+
+
+def _registry_mode(v, major):
+    """The registry mode's table entry, after its rules (None when registry_mode is not in the table)."""
+    mode = _choice(v, 'registry_mode', REGISTRY_MODES)
+    overrides = v['registry_config_overrides']
+    if isinstance(overrides, dict) and 'proxy' in overrides:
+        v.problem('registry_config_overrides: proxy is not allowed there; a pull-through cache is registry_mode:'
+                  ' mirror with registry_mirror_url, registry_mirror_username, registry_mirror_password (from vault,'
+                  ' kept out of config.yml) and registry_mirror_ttl.')
+    if mode is not None and v.text('registry_state') == 'present':
+        mode.validate(v, major)
+    return mode
+
+
+def _mirror_env(v):
+    """Content of secrets/mirror.env ('' when the deployment has none)."""
+    mode = REGISTRY_MODES.get(v.text('registry_mode'))
+    return mode.env_content(v) if mode is not None else ''
+
+
+def _mirror_env_entry(v, ctx, root):
+    content = _mirror_env(v)
+    if content:
+        return dict(root, path=ctx.paths['mirror_env'], state='file', mode='0600', sha256=sha256_text(content))
+    return {'path': ctx.paths['mirror_env'], 'state': 'absent'}
 
 
 def _validate(v, ctx):
@@ -763,6 +883,7 @@ def _config(v, major, tls, ui, storage):
     }
     if v.flag('registry_auth_enabled'):
         config['auth'] = {'htpasswd': {'realm': v.text('registry_auth_realm'), 'path': '/auth/htpasswd'}}
+    config.update(REGISTRY_MODES[v.text('registry_mode')].config(v, major))
     return deep_merge(config, v['registry_config_overrides'] or {})
 
 
@@ -807,7 +928,7 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
         'image': v.text('registry_image'),
         'pull_policy': v.text('registry_pull_policy'),
         'restart': v.text('registry_restart_policy'),
-        'env_file': [ctx.paths['env']],
+        'env_file': [ctx.paths['env']] + ([ctx.paths['mirror_env']] if _mirror_env(v) else []),
         'environment': {'OTEL_TRACES_EXPORTER': 'none'} if major >= 3 else {},
         'ports': ['%s:%s:5000' % (publish_address(v.text('registry_bind_address')), v['registry_port'])],
         'volumes': [
@@ -876,6 +997,7 @@ def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256):
         files.append(dict(root, path=ctx.paths['ui_env'], state='file', mode='0600', sha256=ui_env_sha256))
     else:
         files.append({'path': ctx.paths['ui_env'], 'state': 'absent'})
+    files.append(_mirror_env_entry(v, ctx, root))
     files.append(dict(root, path=ctx.paths['config'], state='file', mode='0644', checksum=True))
     files.append(dict(root, path=ctx.paths['compose'], state='file', mode='0644', checksum=True))
     if v.flag('registry_auth_enabled'):
@@ -915,7 +1037,12 @@ def _warnings(v, ui):
         warnings.append("WARNING: registry_ui_mode is forward_credentials and the UI is published on %s: ANYONE who"
                         " reaches port %s acts as '%s' for every registry request, push and delete included."
                         % (ui_bind, v['registry_ui_port'], proxy.get('name', '') if isinstance(proxy, dict) else ''))
-    if not v.flag('registry_auth_enabled'):
+    if not v.flag('registry_auth_enabled') and v.text('registry_mode') == 'mirror':
+        account = v.text('registry_mirror_username')
+        warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can pull through the'
+                        ' mirror%s (pushes are refused).'
+                        % (v['registry_port'], ' with the upstream account %s' % account if account else ''))
+    elif not v.flag('registry_auth_enabled'):
         warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can push, pull%s.'
                         % (v['registry_port'], ' and delete' if v.flag('registry_delete_enabled') else ''))
     return warnings
@@ -962,7 +1089,7 @@ def port_problems(v, info):
     return problems
 
 
-ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'htpasswd')
+ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'mirror_env', 'htpasswd')
 
 
 def rollback_plan(ctx, info):
@@ -995,6 +1122,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     v = Variables(variables)
     ctx = Context(v, read_file)
     major, tls, ui, storage = _validate(v, ctx)
+    mode = _registry_mode(v, major)
     present = v.text('registry_state') == 'present'
     plan = {'problems': v.problems, 'state': v.text('registry_state'), 'dirs': ctx.dirs, 'paths': ctx.paths}
     if v.problems or not present:
@@ -1062,6 +1190,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
                'checked': ui_enabled and (is_loopback(v.text('registry_ui_bind_address'))
                                           or v.text('registry_ui_bind_address') in ('0.0.0.0', '::'))},
         'storage': {'driver': storage.name},
+        'mode': {'name': mode.name, 'accepts_pushes': mode.accepts_pushes, 'env_content': mode.env_content(v)},
         'users': all_users,
         'directories': directories,
         'layout': layout,
@@ -1084,5 +1213,5 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     return plan
 
 
-__all__ = ['build_plan', 'PlanError', 'TLS_MODES', 'UI_MODES', 'STORAGE_DRIVERS', 'DEFINITION_LABEL',
+__all__ = ['build_plan', 'PlanError', 'TLS_MODES', 'UI_MODES', 'STORAGE_DRIVERS', 'REGISTRY_MODES', 'DEFINITION_LABEL',
            'env_content', 'ui_env_content', 'stored_http_secret', 'user_problems', 'env_strings']
