@@ -29,9 +29,27 @@ PLAYBOOK = os.path.join(REPO, 'playbooks', 'site.yml')
 INVENTORY = os.path.join(REPO, 'tests', 'integration', 'inventory', 'registry-only.yml')
 CERTS_D = '/etc/docker/certs.d'
 
-REGISTRY_VERSION = '2.8.3'
-REGISTRY_IMAGE = 'registry:2.8.3'
-UI_IMAGE = 'joxit/docker-registry-ui:2.5.7'
+# The test bed's stand-in images (tests/testbed/stand-ins.yml; built by tests/testbed/setup.sh),
+# names of their own, never an upstream name. Every deployment passes them to the role:
+# STAND_IN_VARS (registry_version, registry_image, registry_ui_image).
+STAND_INS = os.path.join(REPO, 'tests', 'testbed', 'stand-ins.yml')
+
+
+def _stand_in_vars(path=STAND_INS):
+    """The `key: value` lines of stand-ins.yml (the file setup.sh reads with sed)."""
+    found = {}
+    with open(path) as handle:
+        for line in handle:
+            match = re.match(r'^([a-z_]+):\s*"?([^"#\s]+)"?\s*$', line)
+            if match:
+                found[match.group(1)] = match.group(2)
+    return found
+
+
+STAND_IN_VARS = _stand_in_vars()
+REGISTRY_VERSION = STAND_IN_VARS['registry_version']    # '2.8.3'
+REGISTRY_IMAGE = STAND_IN_VARS['registry_image']        # 'dockyard-test/registry:2.8.3'
+UI_IMAGE = STAND_IN_VARS['registry_ui_image']           # 'dockyard-test/registry-ui:2.6.0'
 HELLO_IMAGE = 'dockyard-test/hello:1'
 REPOSITORY = 'dockyard-test/hello'
 TAG = '1'
@@ -104,6 +122,20 @@ def curl(url, cacert=None, user=None, method='GET', headers=(), timeout=30):
 
 def curl_status(url, **kwargs):
     return curl(url, **kwargs)[0]
+
+
+APP_ELEMENT_RE = re.compile(r'<docker-registry-ui\b([^>]*)>', re.S)
+ATTRIBUTE_RE = re.compile(r'([a-z][a-z0-9-]*)="([^"]*)"')
+
+
+def ui_app_attributes(page):
+    """The attributes of the <docker-registry-ui> element of the UI's index.html, as a dict: where
+    Joxit's entrypoint puts the settings (REGISTRY_TITLE -> name, DELETE_IMAGES ->
+    is-image-remove-activated, DOCKER_REGISTRY_UI_TITLE -> docker-registry-ui-title, ...). The web
+    app reads them in the browser; the page's <title> is fixed. AssertionError without the element."""
+    match = APP_ELEMENT_RE.search(page)
+    assert match, 'no <docker-registry-ui> element in the page: %r' % page[:500]
+    return dict(ATTRIBUTE_RE.findall(match.group(1)))
 
 
 def wait_for(predicate, timeout, interval=1.0, what='condition'):
@@ -233,6 +265,8 @@ class Deployment:
             {'name': 'admin', 'password': 'Adm1n-%s-pw' % uuid.uuid4().hex}]
         self.vars = {
             'registry_version': REGISTRY_VERSION,
+            'registry_image': REGISTRY_IMAGE,
+            'registry_ui_image': UI_IMAGE,
             'registry_base_dir': self.base_dir,
             'registry_project_name': self.project,
             'registry_port': self.port,

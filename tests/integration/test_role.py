@@ -22,7 +22,7 @@ import stat
 import pytest
 
 from roles_lib import (MANIFEST_ACCEPT, REPOSITORY, TAG, curl, curl_status, project_containers, project_networks,
-                       run, wait_for)
+                       run, ui_app_attributes, wait_for)
 
 
 @pytest.fixture(scope='module')
@@ -117,10 +117,27 @@ def test_registry_requires_the_right_password(deployment):
 
 
 # 4 ------------------------------------------------------------------------------------------
+def test_ui_names_itself_and_asks_no_one_for_version_notices(deployment):
+    """Joxit 2.6.0: DOCKER_REGISTRY_UI_TITLE names the navbar and the browser tab (else "Docker Registry
+    UI" whatever registry_ui_title is); ENABLE_VERSION_NOTIFICATION is on unless set to false, and then
+    every visitor's browser asks api.github.com for the latest release."""
+    status, dummy, body = curl(deployment.ui_url + '/', cacert=deployment.ca)
+    assert status == 200
+    app = ui_app_attributes(body)
+    assert app['docker-registry-ui-title'] == 'Docker registry', app
+    assert app['enable-version-notification'] == 'false', app
+    env = dict(item.split('=', 1) for item in deployment.inspect('ui')['Config']['Env'])
+    assert env.get('ENABLE_VERSION_NOTIFICATION') == 'false', sorted(env)
+
+
 def test_ui_https_on_loopback_only_and_proxy_needs_credentials(deployment, pushed):
     status, dummy, body = curl(deployment.ui_url + '/', cacert=deployment.ca)
     assert status == 200
-    assert '<title>Docker registry</title>' in body  # REGISTRY_TITLE (default)
+    # What Joxit's entrypoint serves: the settings as attributes of the app element (its <title> is fixed).
+    app = ui_app_attributes(body)
+    assert app['name'] == 'Docker registry', app  # REGISTRY_TITLE (registry_ui_title, default)
+    assert app['single-registry'] == 'true', app
+    assert app['is-image-remove-activated'] == 'false', app  # registry_delete_enabled: false (default)
     # Plain HTTP on the HTTPS port is not the page (TLS is really on).
     proc = run(['curl', '-sS', '-o', '/dev/null', '-w', '%{http_code}', 'http://127.0.0.1:%d/' % deployment.ui_port])
     assert proc.stdout.strip() != '200'
