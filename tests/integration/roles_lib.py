@@ -15,6 +15,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
 import json
 import os
 import re
@@ -31,22 +32,14 @@ CERTS_D = '/etc/docker/certs.d'
 
 # The test bed's stand-in images (tests/testbed/stand-ins.yml; built by tests/testbed/setup.sh),
 # names of their own, never an upstream name. Every deployment passes them to the role:
-# STAND_IN_VARS (registry_version, registry_image, registry_ui_image).
-STAND_INS = os.path.join(REPO, 'tests', 'testbed', 'stand-ins.yml')
-
-
-def _stand_in_vars(path=STAND_INS):
-    """The `key: value` lines of stand-ins.yml (the file setup.sh reads with sed)."""
-    found = {}
-    with open(path) as handle:
-        for line in handle:
-            match = re.match(r'^([a-z_]+):\s*"?([^"#\s]+)"?\s*$', line)
-            if match:
-                found[match.group(1)] = match.group(2)
-    return found
-
-
-STAND_IN_VARS = _stand_in_vars()
+# STAND_IN_VARS (registry_version, registry_image, registry_ui_image), read by the fleet test bed's
+# library (tests/testbed/fleet/fleet.py), which gives them to the fleet's hosts the same way.
+_FLEET_SPEC = importlib.util.spec_from_file_location(
+    'dockyard_testbed_fleet', os.path.join(REPO, 'tests', 'testbed', 'fleet', 'fleet.py'))
+fleetlib = importlib.util.module_from_spec(_FLEET_SPEC)
+_FLEET_SPEC.loader.exec_module(fleetlib)
+STAND_INS = fleetlib.STAND_INS
+STAND_IN_VARS = fleetlib.stand_in_vars()
 REGISTRY_VERSION = STAND_IN_VARS['registry_version']    # '2.8.3'
 REGISTRY_IMAGE = STAND_IN_VARS['registry_image']        # 'dockyard-test/registry:2.8.3'
 UI_IMAGE = STAND_IN_VARS['registry_ui_image']           # 'dockyard-test/registry-ui:2.6.0'
