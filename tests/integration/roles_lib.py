@@ -205,7 +205,7 @@ def playbook_env(extra_path=None):
     return env
 
 
-def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, timeout=600, diff=False):
+def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, timeout=600, diff=False, tags=None):
     """ansible-playbook -i tests/integration/inventory/registry-only.yml playbooks/site.yml -e @<vars file>."""
     vars_file = os.path.join(workdir, 'vars-%s.json' % uuid.uuid4().hex[:8])
     with open(vars_file, 'w') as handle:
@@ -216,6 +216,8 @@ def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, 
         argv.append('--check')
     if diff:
         argv.append('--diff')
+    if tags:
+        argv += ['--tags', tags]
     if verbosity:
         argv.append('-' + 'v' * verbosity)
     proc = run(argv, env=playbook_env(extra_path), timeout=timeout, cwd=REPO)
@@ -275,11 +277,11 @@ class Deployment:
         self.image_tags = []
 
     # ------------------------------------------------------------ playbooks
-    def play(self, check=False, verbosity=0, extra_path=None, diff=False, **overrides):
+    def play(self, check=False, verbosity=0, extra_path=None, diff=False, tags=None, **overrides):
         variables = dict(self.vars)
         variables.update(overrides)
         return run_playbook(variables, self.workdir, check=check, verbosity=verbosity, extra_path=extra_path,
-                            diff=diff)
+                            diff=diff, tags=tags)
 
     def deploy(self, **kwargs):
         result = self.play(**kwargs)
