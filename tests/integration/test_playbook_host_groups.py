@@ -31,8 +31,9 @@ def plays(tmp_path, playbook, *extra):
     """{play name: [hosts]} from ansible-playbook --list-hosts."""
     inventory = tmp_path / 'hosts.yml'
     inventory.write_text(INVENTORY)
-    proc = run(['ansible-playbook', '-i', str(inventory), os.path.join(REPO, 'playbooks', playbook), '--list-hosts']
-               + list(extra), env=playbook_env(), cwd=str(tmp_path))
+    target = playbook if playbook.startswith('dockyard.') else os.path.join(REPO, 'playbooks', playbook)
+    proc = run(['ansible-playbook', '-i', str(inventory), target, '--list-hosts'] + list(extra),
+               env=playbook_env(), cwd=str(tmp_path))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     found, current = {}, None
     for line in proc.stdout.splitlines():
@@ -60,3 +61,12 @@ def test_groups_from_extra_vars(tmp_path):
                      'Trust the registries from every Docker client': ['client-ours.example']}, found
     found = plays(tmp_path, 'verify.yml', '-e', 'dockyard_registry_hosts=our_registries')
     assert found == {'Check every registry as a client does': ['reg-ours.example']}, found
+
+
+def test_readme_form_by_collection_name(tmp_path):
+    """The README runs the playbooks by their collection names (dockyard.registry.site, .verify)."""
+    found = plays(tmp_path, 'dockyard.registry.site', '-e', 'dockyard_registry_hosts=our_registries')
+    assert found == {'Deploy secured registries': ['reg-ours.example'],
+                     'Trust the registries from every Docker client': ['client-default.example']}, found
+    found = plays(tmp_path, 'dockyard.registry.verify')
+    assert found == {'Check every registry as a client does': ['reg-default.example']}, found
