@@ -24,6 +24,7 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import importlib.util
 import json
 import os
 import re
@@ -40,9 +41,19 @@ INVENTORY = os.path.join(REPO, 'tests', 'integration', 'inventory', 'registry-on
 CERTS_D = '/etc/docker/certs.d'
 REGISTRY_BIN = '/usr/bin/docker-registry'
 
-REGISTRY_VERSION = '2.8.3'
-REGISTRY_IMAGE = 'registry:2.8.3'
-UI_IMAGE = 'joxit/docker-registry-ui:2.5.7'
+# The test bed's stand-in images (tests/testbed/stand-ins.yml; built by tests/testbed/setup.sh),
+# names of their own, never an upstream name. Every deployment passes them to the role:
+# STAND_IN_VARS (registry_version, registry_image, registry_ui_image), read by the fleet test bed's
+# library (tests/testbed/fleet/fleet.py), which gives them to the fleet's hosts the same way.
+_FLEET_SPEC = importlib.util.spec_from_file_location(
+    'dockyard_testbed_fleet', os.path.join(REPO, 'tests', 'testbed', 'fleet', 'fleet.py'))
+fleetlib = importlib.util.module_from_spec(_FLEET_SPEC)
+_FLEET_SPEC.loader.exec_module(fleetlib)
+STAND_INS = fleetlib.STAND_INS
+STAND_IN_VARS = fleetlib.stand_in_vars()
+REGISTRY_VERSION = STAND_IN_VARS['registry_version']    # '2.8.3'
+REGISTRY_IMAGE = STAND_IN_VARS['registry_image']        # 'dockyard-test/registry:2.8.3'
+UI_IMAGE = STAND_IN_VARS['registry_ui_image']           # 'dockyard-test/registry-ui:2.6.0'
 HELLO_IMAGE = 'dockyard-test/hello:1'
 REPOSITORY = 'dockyard-test/hello'
 TAG = '1'
@@ -147,6 +158,20 @@ def curl(url, **kwargs):
 
 def curl_status(url, **kwargs):
     return curl(url, **kwargs)[0]
+
+
+APP_ELEMENT_RE = re.compile(r'<docker-registry-ui\b([^>]*)>', re.S)
+ATTRIBUTE_RE = re.compile(r'([a-z][a-z0-9-]*)="([^"]*)"')
+
+
+def ui_app_attributes(page):
+    """The attributes of the <docker-registry-ui> element of the UI's index.html, as a dict: where
+    Joxit's entrypoint puts the settings (REGISTRY_TITLE -> name, DELETE_IMAGES ->
+    is-image-remove-activated, DOCKER_REGISTRY_UI_TITLE -> docker-registry-ui-title, ...). The web
+    app reads them in the browser; the page's <title> is fixed. AssertionError without the element."""
+    match = APP_ELEMENT_RE.search(page)
+    assert match, 'no <docker-registry-ui> element in the page: %r' % page[:500]
+    return dict(ATTRIBUTE_RE.findall(match.group(1)))
 
 
 def wait_for(predicate, timeout, interval=1.0, what='condition'):
@@ -335,7 +360,7 @@ class RunningPlaybook:
 
 
 def ansible_playbook(playbook, inventory, variables=None, workdir=None, check=False, diff=False, verbosity=0,
-                     extra_path=None, env=None, timeout=600, cwd=REPO, background=False):
+                     extra_path=None, env=None, timeout=600, cwd=REPO, background=False, tags=None):
     """ansible-playbook -i INVENTORY PLAYBOOK [-e @<variables, in a 0600 file in workdir>]: its
     PlaybookResult (background=True: a RunningPlaybook)."""
     argv = ['ansible-playbook', '-i', inventory, playbook]
@@ -346,6 +371,8 @@ def ansible_playbook(playbook, inventory, variables=None, workdir=None, check=Fa
         argv.append('--check')
     if diff:
         argv.append('--diff')
+    if tags:
+        argv += ['--tags', tags]
     if verbosity:
         argv.append('-' + 'v' * verbosity)
     full_env = playbook_env(extra_path, **(env or {}))
@@ -512,6 +539,8 @@ class Deployment:
             {'name': 'admin', 'password': 'Adm1n-%s-pw' % uuid.uuid4().hex}]
         self.vars = {
             'registry_version': REGISTRY_VERSION,
+            'registry_image': REGISTRY_IMAGE,
+            'registry_ui_image': UI_IMAGE,
             'registry_base_dir': self.base_dir,
             'registry_project_name': self.project,
             'registry_port': self.port,
@@ -527,11 +556,11 @@ class Deployment:
         self.image_tags = []
 
     # ------------------------------------------------------------ playbooks
-    def play(self, check=False, verbosity=0, extra_path=None, diff=False, **overrides):
+    def play(self, check=False, verbosity=0, extra_path=None, diff=False, tags=None, **overrides):
         variables = dict(self.vars)
         variables.update(overrides)
         return run_playbook(variables, self.workdir, check=check, verbosity=verbosity, extra_path=extra_path,
-                            diff=diff)
+                            diff=diff, tags=tags)
 
     def deploy(self, **kwargs):
         result = self.play(**kwargs)

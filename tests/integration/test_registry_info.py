@@ -5,7 +5,7 @@
 
 """dockyard.registry.registry_info against the real Docker engine, through real ansible-playbook runs.
 
-A Compose project of its own (two registry:2.8.3 containers, unique project name, always taken down)
+A Compose project of its own (two containers of the test bed's registry stand-in, unique project name, always taken down)
 is compared with what ``docker inspect`` says, before and after ``docker stop`` of one container;
 image ids with ``docker image inspect``; the module's result is read from the JSON callback. A fake ``docker`` first on PATH that exits 127 shows the
 module reporting, not failing. The -vvv output is searched for the password and the sha256 option.
@@ -21,11 +21,10 @@ import uuid
 import pytest
 
 import roles_lib
-from roles_lib import fake_docker
+from roles_lib import REGISTRY_IMAGE, fake_docker
 
 bcrypt = pytest.importorskip('bcrypt')
 
-REGISTRY_IMAGE = 'registry:2.8.3'
 LABEL = 'org.dockyard.test.registry-info'
 PASSWORD = 'Pw-registry-info-' + uuid.uuid4().hex[:12]  # unique, so its absence from output can be asserted
 
