@@ -340,7 +340,7 @@ def test_ui_modes():
     assert 'Access-Control-Allow-Origin' not in plan()['config']['http']['headers']
     forward = plan(registry_ui_mode='forward_credentials', registry_ui_proxy_user={'name': 'ui', 'password': PASSWORD})
     assert forward['ui']['forwards_credentials']
-    assert forward['compose']['services']['ui']['env_file'] == [forward['paths']['ui_env']]
+    assert '%s:/etc/nginx/.env:ro' % forward['paths']['ui_env'] in forward['compose']['services']['ui']['volumes']
     token = base64.b64encode(('ui:' + PASSWORD).encode()).decode()
     assert forward['ui']['env_content'] == 'NGINX_PROXY_HEADER_Authorization=Basic %s\n' % token
     assert _entry(forward, 'ui_env')['sha256'] == hashlib.sha256(forward['ui']['env_content'].encode()).hexdigest()
