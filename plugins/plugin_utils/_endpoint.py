@@ -35,15 +35,21 @@ REGISTRY_DEFAULTS = {
     'registry_ui_port': 8443,
 }
 
+
+def _always(provided_ca):
+    return True
+
+
 # What a Docker client installs for each TLS mode of the registry role: the file
 # <registry_base_dir>/certs/ca.crt, which the role keeps in every mode (the CA in `ca` mode, the
 # certificate itself in `self_signed` mode, registry_tls_provided_ca in `provided` mode). In
 # `provided` mode without registry_tls_provided_ca the certificate is from a public CA: nothing to
-# install. A mode missing here is an error, never a fallback.
+# install. Each entry: whether clients install a CA, given registry_tls_provided_ca. A mode
+# missing here is an error, never a fallback.
 TLS_CLIENT_TRUST = {
-    'self_signed': lambda provided_ca: True,
-    'ca': lambda provided_ca: True,
-    'provided': lambda provided_ca: bool(provided_ca),
+    'self_signed': _always,
+    'ca': _always,
+    'provided': bool,
 }
 STATES = ('present', 'absent')
 # Bind addresses that mean "every address": the UI is reached by the registry's name there.

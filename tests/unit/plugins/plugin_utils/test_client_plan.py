@@ -177,8 +177,8 @@ def test_a_trailing_slash_in_the_directories_changes_no_path(pki):
 
 @pytest.mark.parametrize('system_trust, state, trust_state', [
     (True, 'present', 'present'), (False, 'present', 'absent'), (True, 'absent', 'absent'), (False, 'absent', 'absent')])
-def test_the_system_trust_file_is_wanted_only_for_a_trusted_registry_with_system_trust(pki, system_trust, state,
-                                                                                        trust_state):
+def test_the_system_trust_file_is_wanted_only_for_a_trusted_registry_with_system_trust(
+        pki, system_trust, state, trust_state):
     registries = [{'name': 'a.example', 'port': 5000, 'ca_cert_content': pki['ca'], 'state': state}]
     plan = client_plan(dict(VARIABLES, registries=registries, system_trust=system_trust))
     assert plan['entries'][0]['trust_state'] == trust_state

@@ -13,15 +13,11 @@ __metaclass__ = type
 import copy
 import os
 
-try:
-    from collections.abc import Mapping
-except ImportError:  # pragma: no cover - Python 2
-    from collections import Mapping
-
 import pytest
 import yaml
 
 from ansible.errors import AnsibleFilterError
+from ansible.module_utils.six.moves.collections_abc import Mapping
 
 from ansible_collections.dockyard.registry.plugins.filter.endpoint import FilterModule
 from ansible_collections.dockyard.registry.plugins.filter.endpoint import registry_endpoint as endpoint_filter
