@@ -20,6 +20,8 @@ description:
   - C(client_endpoints) returns the endpoint (as C(dockyard.registry.registry_endpoint) returns it) of
     each host of the registry group, when the role derives the registries from that group (no
     registries listed), else an empty list.
+  - C(client_ca_to_read) returns the endpoints whose CA the role reads on their registry host, given
+    the CAs the controller read itself (registry hosts reached with the local connection).
   - C(client_plan) is the role's plan from its variables, the endpoints and the CAs read from them,
     that is C(dockyard.registry.client_trust_plan)'s dictionary (C(entries), C(problems), C(notes))
     plus C(layout) (what the client looks like once the plan is carried out) and C(look) (the
@@ -28,8 +30,8 @@ description:
     returns the differences as C({path, what, wanted, found}), empty when nothing would change.
 options:
   _input:
-    description: The inventory's groups (C(client_endpoints)), the role variables (C(client_plan)) or
-      the result of M(dockyard.registry.registry_info) (C(client_drift)).
+    description: The inventory's groups (C(client_endpoints)), the endpoints (C(client_ca_to_read)), the
+      role variables (C(client_plan)) or the result of M(dockyard.registry.registry_info) (C(client_drift)).
     type: raw
     required: true
 '''
@@ -46,13 +48,15 @@ _value:
   type: raw
 '''
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._client import client_drift, client_endpoints, client_plan
+from ansible_collections.dockyard.registry.plugins.plugin_utils._client import (
+    client_ca_to_read, client_drift, client_endpoints, client_plan)
 
 
 class FilterModule(object):
     def filters(self):
         return {
             'client_endpoints': client_endpoints,
+            'client_ca_to_read': client_ca_to_read,
             'client_plan': client_plan,
             'client_drift': client_drift,
         }

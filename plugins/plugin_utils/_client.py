@@ -319,6 +319,16 @@ def client_endpoints(groups, hostvars, registries, group):
     return endpoints
 
 
+def client_ca_to_read(endpoints, local_cas=None):
+    """The endpoints whose CA the role reads on their registry host (one slurp each): every
+    deployed registry with a CA, except those reached with the local connection whose CA the
+    controller has read itself (``local_cas``: {ca_path: text}). Another host's file at the same
+    path is another file: it is read there."""
+    local_cas = local_cas or {}
+    return [endpoint for endpoint in endpoints or []
+            if endpoint.get('read_ca') and not (endpoint.get('local') and endpoint['ca_path'] in local_cas)]
+
+
 def _read_host(read):
     item = read.get('item') if isinstance(read, dict) else None
     return item.get('host') if isinstance(item, dict) else item

@@ -24,7 +24,8 @@ from ansible_collections.dockyard.registry.plugins.filter.client_plan import Fil
 from ansible_collections.dockyard.registry.plugins.module_utils._certificate import (
     build_ca_certificate, certificate_pem, generate_private_key, key_spec, private_key_pem)
 from ansible_collections.dockyard.registry.plugins.plugin_utils._client import (
-    ca_certificate_pem, client_drift, client_endpoints, client_layout, client_plan, client_registries)
+    ca_certificate_pem, client_ca_to_read, client_drift, client_endpoints, client_layout, client_plan,
+    client_registries)
 
 NOW = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
 VARIABLES = {'registries': [], 'registry_group': 'registry', 'certs_dir': '/etc/docker/certs.d',
@@ -83,6 +84,24 @@ def test_a_registry_host_with_an_unknown_tls_mode_fails_naming_it():
     with pytest.raises(AnsibleFilterError, match="registry_client_registry_group 'registry': registry host a: "
                                                  "registry_tls_mode 'acme' is unknown"):
         client_endpoints({'registry': ['a']}, {'a': {'registry_tls_mode': 'acme'}}, [], 'registry')
+
+
+# ------------------------------------------------------------------ client_ca_to_read
+
+def test_every_deployed_registry_with_a_ca_is_read_on_its_host():
+    endpoints = [_endpoint('reg1'), _endpoint('reg2', read_ca=False), _endpoint('reg3', local=True)]
+    assert [e['host'] for e in client_ca_to_read(endpoints, {})] == ['reg1', 'reg3']
+
+
+def test_a_ca_the_controller_read_for_a_local_host_is_not_read_again():
+    endpoints = [_endpoint('local', local=True), _endpoint('remote')]
+    assert [e['host'] for e in client_ca_to_read(endpoints, {'/opt/registry/certs/ca.crt': 'x'})] == ['remote']
+
+
+def test_a_local_ca_the_controller_could_not_read_is_read_on_the_host():
+    """Negative control of the one above: without the controller's text, the local host is read too."""
+    endpoints = [_endpoint('local', local=True, ca_path='/srv/r/certs/ca.crt')]
+    assert client_ca_to_read(endpoints, {'/opt/registry/certs/ca.crt': 'x'}) == endpoints
 
 
 # ------------------------------------------------------------------ client_registries: listed
@@ -341,4 +360,4 @@ def test_the_layout_function_alone(pki, mixed):
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'client_endpoints', 'client_plan', 'client_drift'}
+    assert set(FilterModule().filters()) == {'client_endpoints', 'client_ca_to_read', 'client_plan', 'client_drift'}
