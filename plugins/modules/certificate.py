@@ -65,7 +65,8 @@ options:
         certificate as RV(certificate), copying subject alternative names and common name from
         the request. Writes nothing and never reports a change.
       - V(install), on the registry host, writes O(certificate_content) to O(path) after checking
-        that it matches the key at O(privatekey_path).
+        that it matches the key at O(privatekey_path) and that each certificate of its chain is
+        signed by the one after it.
     type: str
     choices: [self_signed, ca, ca_root, csr, sign, install]
     default: self_signed
@@ -152,6 +153,10 @@ options:
     description:
       - Certificate (PEM) to install, leaf first, optionally followed by the chain; usually
         RV(certificate) of an earlier O(mode=sign) task.
+      - Each certificate must be signed by the one after it; the signatures are verified (RSA,
+        ECDSA and Ed25519). A chain in the wrong order, or with an intermediate that did not
+        sign the certificate before it (another CA's intermediate of the same name, for
+        example), is refused before anything is written, also in check mode.
       - Required with and only allowed with O(mode=install).
     type: str
   force:

@@ -326,3 +326,87 @@ def test_bad_ca_inputs(play, tmp_path):
     assert results['junk']['failed'] and results['junk']['msg'] == (
         'ca_cert_path=%r: not a readable PEM certificate' % str(unreadable))
     assert os.listdir(str(certs)) == []
+
+
+# ------------------------------------------------------------------ provided chains (issue 11)
+
+def openssl_ok(*args):
+    result = openssl(*args)
+    assert result.returncode == 0, result.stdout
+    return result
+
+
+def openssl_ca(directory, name, subject, signer=None, algorithm='ed25519', sans=None):
+    """A key (genpkey ALGORITHM) and a certificate made by the OpenSSL CLI: self-signed, or signed by
+    ``signer`` (a (cert, key) pair). CA:TRUE unless ``sans`` (then a server certificate)."""
+    key, cert, csr = (str(directory / (name + suffix)) for suffix in ('.key', '.crt', '.csr'))
+    keyopts = {'ed25519': ['-algorithm', 'ed25519'], 'rsa': ['-algorithm', 'rsa', '-pkeyopt', 'rsa_keygen_bits:2048'],
+               'ecdsa': ['-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']}[algorithm]
+    openssl_ok('genpkey', *(keyopts + ['-out', key]))
+    extensions = directory / (name + '.ext')
+    extensions.write_text('subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\n' % sans if sans
+                          else 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n')
+    if signer is None:
+        openssl_ok('req', '-x509', '-key', key, '-subj', '/CN=' + subject, '-days', '2', '-out', cert,
+                   '-extensions', 'v3', '-config', str(_req_config(directory, extensions)))
+    else:
+        openssl_ok('req', '-new', '-key', key, '-subj', '/CN=' + subject, '-out', csr)
+        openssl_ok('x509', '-req', '-in', csr, '-CA', str(signer[0]), '-CAkey', str(signer[1]), '-set_serial',
+                   str(int.from_bytes(os.urandom(8), 'big')), '-days', '2', '-extfile', str(extensions), '-out', cert)
+    return directory / (name + '.crt'), directory / (name + '.key')
+
+
+def _req_config(directory, extensions):
+    config = directory / 'req.cnf'
+    config.write_text('[req]\ndistinguished_name=dn\n[dn]\n[v3]\n' + extensions.read_text())
+    return config
+
+
+def concatenate(path, *parts):
+    path.write_text(''.join(part.read_text() for part in parts))
+    return path
+
+
+def test_provided_chain_checked_as_the_role_does(play, tmp_path, tls_registry, stranger_ca):
+    """install mode in check mode on the provided files (what the registry role runs on the controller):
+    a chain in order passes and is served; another CA's intermediate of the same name, or the right
+    pieces in the wrong order, are refused with one message naming the file; OpenSSL agrees."""
+    root = openssl_ca(tmp_path, 'root', 'Provided Root', algorithm='rsa')
+    intermediate = openssl_ca(tmp_path, 'intermediate', 'Provided Intermediate', signer=root)
+    impostor = openssl_ca(tmp_path, 'impostor', 'Provided Intermediate', signer=root)  # same name, own key
+    leaf_crt, leaf_key = openssl_ca(tmp_path, 'leaf', 'localhost', signer=intermediate, algorithm='ecdsa',
+                                    sans='DNS:localhost,IP:127.0.0.1')
+    bundles = {
+        'good': concatenate(tmp_path / 'good.pem', leaf_crt, intermediate[0]),
+        'impostor': concatenate(tmp_path / 'impostor.pem', leaf_crt, impostor[0]),
+        'wrong order': concatenate(tmp_path / 'wrong-order.pem', intermediate[0], leaf_crt),
+    }
+    # OpenSSL's verdicts, with the root as the only trust anchor.
+    assert openssl('verify', '-CAfile', str(root[0]), '-untrusted', str(intermediate[0]), str(leaf_crt)).returncode == 0
+    assert openssl('verify', '-CAfile', str(root[0]), '-untrusted', str(impostor[0]), str(leaf_crt)).returncode != 0
+
+    before = dict((name, path.read_bytes()) for name, path in bundles.items())
+    results = play([dict(task(name, mode='install', path=str(path), privatekey_path=str(leaf_key),
+                              certificate_content="{{ lookup('ansible.builtin.file', %r) }}" % str(path)),
+                         ignore_errors=True) for name, path in bundles.items()], check=True)
+    good = results['good']
+    assert not good.get('failed') and good['reason'] == 'valid', good
+    assert good['issuer'] == 'CN=Provided Intermediate' and good['subject_alt_names'] == ['DNS:localhost', 'IP:127.0.0.1']
+    prefix = 'certificate_content (for path=%r): ' % str(bundles['impostor'])
+    assert results['impostor']['failed'] and results['impostor']['msg'] == prefix + (
+        "certificate 2 (subject 'CN=Provided Intermediate') did not sign certificate 1 (subject 'CN=localhost'): "
+        "it has the issuer's name, but the signature does not verify with its key (a certificate of another CA "
+        "with the same name?). Each certificate must be followed by the one that signed it"), results['impostor']
+    assert results['wrong order']['failed'] and results['wrong order']['msg'] == (
+        'certificate_content (for path=%r): ' % str(bundles['wrong order'])
+        + "the chain is in the wrong order: certificate 1 (subject 'CN=Provided Intermediate') signed certificate 2 "
+        "(subject 'CN=localhost'). Put the server certificate first, then the certificate that signed it, and so on")
+    assert dict((name, path.read_bytes()) for name, path in bundles.items()) == before  # check mode wrote nothing
+
+    # The good chain, served by the real registry, verifies against the root alone.
+    port = tls_registry(bundles['good'], leaf_key)
+    assert_served(port, root[0], stranger_ca)
+    # Negative control: the server certificate alone (no intermediate) does not verify against the root.
+    alone = tls_registry(leaf_crt, leaf_key)
+    refused = curl('https://localhost:%d/v2/' % alone, cacert=root[0])
+    assert refused.returncode == 60, refused
