@@ -20,7 +20,7 @@ HASH_LABEL=org.dockyard.testbed.content-hash
 # debootstrap builds the fleet test bed's host image; openssh-client reaches its hosts over SSH.
 PACKAGES=(docker.io docker-registry busybox-static apache2-utils skopeo nginx-light
           curl openssl rsync iproute2 ca-certificates python3-bcrypt python3-cryptography
-          debootstrap openssh-client shellcheck)
+          debootstrap openssh-client shellcheck pebble)
 
 export DEBIAN_FRONTEND=noninteractive DOCKER_BUILDKIT=0
 APT_OPTS=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef
