@@ -23,6 +23,7 @@ import stat
 import pytest
 
 from acme_lib import Pebble, file_chain, fingerprint, issuer_cn, served_chain, verify_with_openssl, wait_port_closed
+from test_role import _pull_and_check
 
 VALIDITY_DAYS = 20
 # Below the validity: the certificate is kept. Above it: every run renews.
@@ -98,13 +99,7 @@ def test_rerun_makes_no_acme_request_and_changes_nothing(deployment, pebble):
 
 
 def test_docker_and_skopeo_trust_pebbles_root(deployment):
-    token = deployment.push_unique_image()
-    deployment.remove_local_image()
-    proc = deployment.docker_client('pull', deployment.image_ref, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert deployment.local_token() == token
-    proc = deployment.skopeo_inspect()
-    assert proc.returncode == 0, proc.stderr
+    _pull_and_check(deployment, deployment.push_unique_image())
     # Negative control: skopeo without the CA refuses the certificate.
     empty = os.path.join(deployment.workdir, 'no-certs')
     os.makedirs(empty, exist_ok=True)
