@@ -98,6 +98,13 @@ def served_chain(port, server_name='localhost', host='127.0.0.1'):
     return PEM_RE.findall(proc.stdout)
 
 
+def skopeo_without_ca(dep):
+    """skopeo inspect of the deployment's image with an empty cert dir (the system trust only)."""
+    empty = os.path.join(dep.workdir, 'no-certs')
+    os.makedirs(empty, exist_ok=True)
+    return dep.skopeo_inspect(cert_dir=empty)
+
+
 def file_chain(path):
     with open(path) as handle:
         return PEM_RE.findall(handle.read())
@@ -240,5 +247,5 @@ def wait_port_closed(port, timeout=15):
     return wait_for(closed, timeout, interval=0.3, what='port %d closed' % port)
 
 
-__all__ = ['Pebble', 'make_cert', 'new_key', 'key_pem', 'cert_pem', 'served_chain', 'file_chain', 'fingerprint',
+__all__ = ['Pebble', 'make_cert', 'new_key', 'key_pem', 'cert_pem', 'served_chain', 'skopeo_without_ca', 'file_chain', 'fingerprint',
            'issuer_cn', 'subject_cn', 'verify_with_openssl', 'write', 'wait_port_closed']

@@ -22,7 +22,8 @@ import stat
 
 import pytest
 
-from acme_lib import Pebble, file_chain, fingerprint, issuer_cn, served_chain, verify_with_openssl, wait_port_closed
+from acme_lib import (Pebble, file_chain, fingerprint, issuer_cn, served_chain, skopeo_without_ca, verify_with_openssl,
+                      wait_port_closed)
 from test_role import _pull_and_check
 
 VALIDITY_DAYS = 20
@@ -101,9 +102,7 @@ def test_rerun_makes_no_acme_request_and_changes_nothing(deployment, pebble):
 def test_docker_and_skopeo_trust_pebbles_root(deployment):
     _pull_and_check(deployment, deployment.push_unique_image())
     # Negative control: skopeo without the CA refuses the certificate.
-    empty = os.path.join(deployment.workdir, 'no-certs')
-    os.makedirs(empty, exist_ok=True)
-    proc = deployment.skopeo_inspect(cert_dir=empty)
+    proc = skopeo_without_ca(deployment)
     assert proc.returncode != 0 and 'certificate' in proc.stderr.lower()
 
 
