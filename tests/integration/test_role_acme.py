@@ -112,6 +112,8 @@ def test_failed_challenge_keeps_the_current_certificate_serving(deployment, pebb
     with open(os.path.join(deployment.base_dir, 'certs', 'registry.crt'), 'rb') as handle:
         stored = handle.read()
     holder = socket.socket(socket.AF_INET6 if socket.has_ipv6 else socket.AF_INET, socket.SOCK_STREAM)
+    # Another program holding the port (reuse: the last challenge's connections may be in TIME_WAIT).
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     try:
         holder.bind(('::' if socket.has_ipv6 else '0.0.0.0', pebble.http_port))
         holder.listen(1)
