@@ -677,8 +677,8 @@ class Context(object):
             'acme_account_key': os.path.join(self.dirs['secrets'], 'acme-account.key'),
         }
         sans = [v.text('registry_server_name')] + [str(name) for name in (v['registry_tls_subject_alt_names'] or [])]
-        if v.flag('registry_tls_loopback_names') and getattr(TLS_MODES.get(v.text('registry_tls_mode')),
-                                                              'loopback_names', True):
+        mode = TLS_MODES.get(v.text('registry_tls_mode'))
+        if v.flag('registry_tls_loopback_names') and getattr(mode, 'loopback_names', True):
             sans += LOOPBACK_NAMES
         self.sans = []
         for name in sans:

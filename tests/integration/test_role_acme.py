@@ -190,4 +190,3 @@ def test_external_account_binding(role_deployments, tmp_path_factory):
         assert verify_with_openssl(served, pebble.root_file, dep.workdir).returncode == 0
     finally:
         pebble.stop()
-

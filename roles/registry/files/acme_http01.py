@@ -1,11 +1,10 @@
-#!/usr/bin/python3
 # -*- coding: utf-8 -*-
 # Copyright (c) dockyard.registry contributors
 # GNU General Public License v3.0+ (see LICENSES/GPL-3.0-or-later.txt or https://www.gnu.org/licenses/gpl-3.0.txt)
 # SPDX-License-Identifier: GPL-3.0-or-later
 """Serve ACME HTTP-01 challenge responses for the registry role, only while a certificate is obtained.
 
-Usage: acme_http01.py PORT DIRECTORY SECONDS
+Usage: python3 acme_http01.py PORT DIRECTORY SECONDS
 
 Answers GET /.well-known/acme-challenge/TOKEN with the content of DIRECTORY/challenges/TOKEN (404
 for anything else), on every address of the host (IPv6 and IPv4 when the host has both). Writes
