@@ -12,40 +12,7 @@ variable and the value but never certificate or key material, and never a passwo
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-DOCUMENTATION = r'''
-name: client
-short_description: Planning helpers of the dockyard.registry.registry_client role
-version_added: 0.1.0
-author: dockyard.registry developers (@dockyard)
-description:
-  - C(ca_certificate_problems) returns one message for each reason a text is not a CA certificate
-    a Docker client may trust (not PEM, a block other than CERTIFICATE such as a private key, no
-    certificate that is a CA or self-signed).
-  - C(ca_certificate_pem) returns the certificate blocks of a PEM text, one after the other, with a
-    final newline.
-  - C(client_trust_plan) turns the registries to trust into a dictionary with C(entries) (what to
-    write), C(problems) (messages; nothing may be written when there is one) and C(notes).
-  - C(client_login_problems) returns one message for each bad entry of a list of logins.
-  - C(docker_login_plan) decides for each login whether C(docker login) or C(docker logout) has to
-    run, from the Docker client configuration files and the credential helpers' answers.
-options:
-  _input:
-    description: The text or list to check or plan.
-    type: raw
-    required: true
-'''
-
-EXAMPLES = r'''
-- name: Refuse anything but a CA certificate
-  ansible.builtin.assert:
-    that: (ca_pem | dockyard.registry.ca_certificate_problems('ca_cert_content')) | length == 0
-'''
-
-RETURN = r'''
-_value:
-  description: A list of messages, a PEM text, or a plan (list or dictionary).
-  type: raw
-'''
+# Each filter is documented in plugins/filter/<name>.yml (ansible-doc -t filter dockyard.registry.<name>).
 
 import base64
 import hmac

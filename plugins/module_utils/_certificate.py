@@ -33,8 +33,11 @@ except ImportError:
     # _cryptography_dep reports this at run time through missing_required_lib().
     pass
 
+from ansible_collections.dockyard.registry.plugins.module_utils._argspec import ArgumentSpec
+
 REASONS = ('missing', 'unreadable', 'key_mismatch', 'san_changed', 'key_type_changed',
            'issuer_changed', 'expiring', 'forced', 'replaced', 'valid')
+KEY_TYPES = ('ecdsa', 'rsa')
 CURVES = {'P-256': 'secp256r1', 'P-384': 'secp384r1'}
 RSA_KEY_SIZES = (2048, 3072, 4096)
 DEFAULT_RSA_KEY_SIZE = 3072
@@ -49,6 +52,24 @@ _PEM_CERT = re.compile(br'-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE----
 SAN_HELP = ("allowed: 'DNS:<name>', 'IP:<address>' or a bare name or address; a name is "
             "RFC 1123 labels (letters, digits, inner hyphens, 1-63 characters each, 253 in all, "
             "not all-numeric at the end), optionally prefixed by '*.'; an address is IPv4 or IPv6")
+
+
+def certificate_argument_spec(required=False):
+    """The options that say which key and certificate a host must have: the certificate module's
+    own (its mode option decides which are needed) and registry_info's ``certificate.*``, where
+    ``required=True`` makes path, privatekey_path and subject_alt_names mandatory. Documented once,
+    in the doc fragment dockyard.registry._certificate."""
+    needed = dict(required=True) if required else {}
+    return ArgumentSpec(dict(
+        path=dict(type='path', **needed),
+        privatekey_path=dict(type='path', **needed),
+        subject_alt_names=dict(type='list', elements='str', **needed),
+        key_type=dict(type='str', default='ecdsa', choices=list(KEY_TYPES)),
+        curve=dict(type='str', default='P-256', choices=list(CURVES)),
+        key_size=dict(type='int', choices=list(RSA_KEY_SIZES)),
+        renew_before_days=dict(type='int', default=30),
+        ca_cert_path=dict(type='path'),
+    ))
 
 
 class CertificateError(Exception):

@@ -19,15 +19,14 @@ __metaclass__ = type
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 
-REGISTRY = '/usr/bin/docker-registry'
+from roles_lib import curl_run, run_tasks
+
 OPENSSL = shutil.which('openssl')
 CURL = shutil.which('curl')
 SYSTEM_PYTHON = '/usr/bin/python3'
@@ -52,24 +51,12 @@ pytestmark = pytest.mark.skipif(not (OPENSSL and CURL and shutil.which('ansible-
 def play(request, tmp_path):
     """play(tasks, check=False, expect_failure=False) -> {task name: result on localhost}."""
     interpreter = request.param
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_LOCALHOST_WARNING='false',
-               ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOCAL_TEMP=str(tmp_path / '.ansible-tmp'),
-               ANSIBLE_NOCOLOR='1')
-    assert env.get('ANSIBLE_COLLECTIONS_PATH'), 'run after: eval "$(scripts/dev-env)"'
-    counter = [0]
+    assert os.environ.get('ANSIBLE_COLLECTIONS_PATH'), 'run after: eval "$(scripts/dev-env)"'
 
     def _play(tasks, check=False, expect_failure=False):
-        counter[0] += 1
-        playbook = tmp_path / ('playbook-%d.json' % counter[0])
-        playbook.write_text(json.dumps([{
-            'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
-            'vars': {'ansible_python_interpreter': interpreter}, 'tasks': tasks}]))
-        cmd = ['ansible-playbook', '--diff', '-i', 'localhost,', str(playbook)] + (['--check'] if check else [])
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                              check=False)
-        assert (proc.returncode != 0) == expect_failure, proc.stdout[-3000:] + proc.stderr[-3000:]
-        output = json.loads(proc.stdout)
-        results = dict((t['task']['name'], t['hosts']['localhost']) for t in output['plays'][0]['tasks'])
+        run = run_tasks(tmp_path, tasks, python=interpreter, check=check, diff=True)
+        assert (run.rc != 0) == expect_failure, run.describe()
+        results = run.results()
         for result in results.values():
             assert 'PRIVATE KEY' not in json.dumps(result)
         return results
@@ -125,69 +112,21 @@ def openssl_fingerprint(cert_path):
     return out.strip().split('=', 1)[1]
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def tls_registry(tmp_path):
+def tls_registry(local_registries):
     """start(cert, key) -> port of a real docker-registry serving TLS with that pair."""
-    if not os.access(REGISTRY, os.X_OK):
-        pytest.skip('needs Debian package docker-registry')
-    procs = []
-
-    def start(cert, key):
-        port = free_port()
-        data = tmp_path / ('registry-data-%d' % port)
-        data.mkdir()
-        config = tmp_path / ('registry-%d.yml' % port)
-        config.write_text(json.dumps({  # JSON is YAML
-            'version': 0.1, 'log': {'level': 'warn'},
-            'storage': {'filesystem': {'rootdirectory': str(data)}},
-            'http': {'addr': '127.0.0.1:%d' % port, 'secret': 'integration-test-only',
-                     'tls': {'certificate': str(cert), 'key': str(key)}}}))
-        log = open(str(tmp_path / ('registry-%d.log' % port)), 'w')
-        proc = subprocess.Popen([REGISTRY, 'serve', str(config)], stdout=log, stderr=subprocess.STDOUT)
-        procs.append((proc, log))
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            assert proc.poll() is None, open(log.name).read()
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
-                return port
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError('registry did not listen: %s' % open(log.name).read())
-
-    yield start
-    for proc, log in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def curl(url, cacert=None):
-    cmd = [CURL, '-sS', '--noproxy', '*', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', url]
-    if cacert:
-        cmd[1:1] = ['--cacert', str(cacert)]
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    return lambda cert, key: local_registries(tls=(cert, key)).port
 
 
 def assert_served(port, ca, wrong_ca):
     for host in ('localhost', '127.0.0.1'):
         url = 'https://%s:%d/v2/' % (host, port)
-        trusted = curl(url, cacert=ca)
-        assert trusted.returncode == 0 and trusted.stdout == '200', trusted.stderr
-        untrusted = curl(url)  # negative control: same request without the CA
-        assert untrusted.returncode == 60 and 'certificate' in untrusted.stderr, untrusted
-        wrong = curl(url, cacert=wrong_ca)  # and with another CA
-        assert wrong.returncode == 60, wrong
+        trusted = curl_run(url, cacert=ca)
+        assert trusted.rc == 0 and trusted.status == 200, trusted.error
+        untrusted = curl_run(url)  # negative control: same request without the CA
+        assert untrusted.rc == 60 and 'certificate' in untrusted.error, untrusted
+        wrong = curl_run(url, cacert=wrong_ca)  # and with another CA
+        assert wrong.rc == 60, wrong
 
 
 # ------------------------------------------------------------------ flows

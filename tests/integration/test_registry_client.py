@@ -30,7 +30,7 @@ import uuid
 import pytest
 
 import roles_lib
-from roles_lib import CERTS_D, REPO, PlaybookResult, curl, docker, playbook_env, run
+from roles_lib import CERTS_D, REPO, ansible_playbook, curl, docker, run
 
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 SYSTEM_TRUST_DIR = '/usr/local/share/ca-certificates'
@@ -146,17 +146,8 @@ class Client:
     def play(self, playbook=None, check=False, verbosity=0, extra_path=None, **variables):
         values = dict(self.dep.vars)
         values.update(variables)
-        vars_file = os.path.join(self.workdir, 'vars-%s.json' % uuid.uuid4().hex[:8])
-        with open(vars_file, 'w') as handle:
-            json.dump(values, handle)
-        os.chmod(vars_file, 0o600)
-        argv = ['ansible-playbook', '-i', self.inventory, playbook or self.playbook, '-e', '@' + vars_file]
-        if check:
-            argv.append('--check')
-        if verbosity:
-            argv.append('-' + 'v' * verbosity)
-        proc = run(argv, env=playbook_env(extra_path), timeout=600, cwd=REPO)
-        return PlaybookResult(argv, proc)
+        return ansible_playbook(playbook or self.playbook, self.inventory, variables=values, workdir=self.workdir,
+                                check=check, verbosity=verbosity, extra_path=extra_path)
 
     def apply(self, **kwargs):
         result = self.play(**kwargs)
