@@ -51,11 +51,8 @@ def deployment(role_deployments, pebble):
 
 
 def _compare_section(result):
-    """What the role's compare step reported (the differences it found), for assertion messages."""
-    text = result.stdout
-    start = text.find('Compare the host with the plan')
-    end = text.find('TASK [', start + 1)
-    return text[start:end] if start >= 0 else text[-3000:]
+    """What the role found different on the host (its registry_report fact), for assertion messages."""
+    return (result.facts().get('registry_report') or {}).get('drift')
 
 
 def _served(dep):
