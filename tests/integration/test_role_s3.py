@@ -14,7 +14,10 @@ which is also how the role's look probes the bucket from this host. In file orde
    bucket, nothing in data/, the keys are in the 0600 secrets/registry.env only (not config.yml,
    not docker-compose.yml, not the output), pulled back with the same digest and content; a rerun
    changes nothing;
-3. wrong keys are refused before anything is deployed, naming the endpoint and the bucket and the
+3. with registry_redis (redis-server from Debian on the gateway's network, with a password): the
+   registry's blob descriptor cache fills Redis after a push and a pull; the password is in the
+   secrets file only;
+4. wrong keys are refused before anything is deployed, naming the endpoint and the bucket and the
    S3 error, never a key; a bucket removed after deploying is reported by the next run's look.
 """
 
@@ -25,7 +28,9 @@ __metaclass__ = type
 import json
 import os
 import re
+import secrets
 import stat
+import uuid
 
 import pytest
 
@@ -33,6 +38,7 @@ import roles_lib
 import s3_lib
 
 ROOT = '/dyrole'
+REDIS_IMAGE = 'dockyard-test/redis:7'
 
 
 @pytest.fixture(scope='module')
@@ -48,6 +54,40 @@ def s3_vars(rgw, bucket=None, secret_key=None, **extra):
     return {'registry_storage_driver': 's3', 'registry_storage_s3': options,
             'registry_networks': [rgw.network], 'registry_http_secret': 'dy-%s' % ('s' * 40),
             'registry_ui_enabled': False}
+
+
+class Redis:
+    """redis-server (Debian's, dockyard-test/redis:7) with a password on the gateway's network."""
+
+    def __init__(self, network):
+        self.name = 'dyredis-%s' % uuid.uuid4().hex[:10]
+        self.password = 'redis-' + secrets.token_hex(16)
+        proc = roles_lib.docker('run', '-d', '--name', self.name, '--label', s3_lib.TEST_LABEL, '--network', network,
+                                REDIS_IMAGE, 'redis-server', '--requirepass', self.password, '--save', '',
+                                '--appendonly', 'no', '--protected-mode', 'no')
+        assert proc.returncode == 0, proc.stderr
+
+    def cli(self, *args, **kwargs):
+        return roles_lib.docker('exec', self.name, 'redis-cli', '--no-auth-warning', *args, **kwargs)
+
+    def keys(self):
+        proc = self.cli('-a', self.password, '--raw', 'KEYS', '*', check=True)
+        return sorted(proc.stdout.split())
+
+    def teardown(self):
+        roles_lib.docker('rm', '-f', '-v', self.name)
+        return []
+
+
+@pytest.fixture(scope='module')
+def redis(rgw):
+    if roles_lib.docker('image', 'inspect', REDIS_IMAGE).returncode != 0:
+        pytest.fail('test bed image missing: %s; %s' % (REDIS_IMAGE, roles_lib.SETUP_HINT))
+    server = Redis(rgw.network)
+    roles_lib.wait_for(lambda: server.cli('-a', server.password, 'PING').stdout.strip() == 'PONG', 30,
+                       interval=0.5, what='redis answering PONG')
+    yield server
+    server.teardown()
 
 
 @pytest.fixture(scope='module')
@@ -125,6 +165,28 @@ def test_deploy_on_s3_push_pull(rgw, deployment):
 
     rerun = deployment.play()
     assert rerun.rc == 0 and rerun.changed == 0, (rerun.changed_tasks(), rerun.describe())
+
+
+def test_redis_blob_descriptor_cache_fills(rgw, redis, deployment):
+    assert redis.keys() == []
+    deployment.deploy(registry_redis={'address': '%s:6379' % redis.name, 'password': redis.password})
+    deployment.vars['registry_redis'] = {'address': '%s:6379' % redis.name, 'password': redis.password}
+    config = open(os.path.join(deployment.base_dir, 'config', 'config.yml')).read()
+    assert 'blobdescriptor: redis' in config and 'addr: %s:6379' % redis.name in config
+    assert redis.password not in config
+    env = open(os.path.join(deployment.base_dir, 'secrets', 'registry.env')).read()
+    assert 'REGISTRY_REDIS_PASSWORD=%s\n' % redis.password in env
+    # Negative control of the password: Redis refuses a client without it.
+    assert 'NOAUTH' in redis.cli('KEYS', '*').stdout
+    token = deployment.push_unique_image()
+    deployment.remove_local_image()
+    pull = deployment.docker_client('pull', deployment.image_ref, timeout=300)
+    assert pull.returncode == 0, pull.stderr
+    assert deployment.local_token() == token
+    keys = redis.keys()
+    # distribution's redis cache: blobs::<digest> descriptors and repository::<name>::blobs sets.
+    assert any(key.startswith('blobs::sha256:') for key in keys), keys
+    assert 'repository::%s::blobs' % roles_lib.REPOSITORY in keys, keys
 
 
 def test_wrong_keys_are_refused_before_deploying(rgw, role_deployments):
