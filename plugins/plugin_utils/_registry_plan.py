@@ -779,8 +779,15 @@ def _scale_out_problems(v, storage):
                   % (me or 'this host', ', '.join(differing), storage.name, where))
 
 
-def _scale_out_config(v, major, config):
-    """The Redis blob descriptor cache (the password comes from secrets/registry.env)."""
+DRAIN_TIMEOUT = '25s'
+STOP_GRACE_PERIOD = '30s'
+
+
+def _scale_out_config(v, major, config, storage):
+    """The Redis blob descriptor cache (the password comes from secrets/registry.env); replicas on
+    shared storage finish their requests when stopped (a balancer sends new ones elsewhere)."""
+    if storage.shared:
+        config['http']['draintimeout'] = DRAIN_TIMEOUT
     redis = redis_options(v)
     if not redis['address']:
         return
@@ -996,7 +1003,7 @@ def _config(v, major, tls, ui, storage):
         'catalog': {'maxentries': int(v['registry_catalog_max_entries'])},
     }
     config['storage'].update(storage.parameters(v))
-    _scale_out_config(v, major, config)
+    _scale_out_config(v, major, config, storage)
     if v.flag('registry_auth_enabled'):
         config['auth'] = {'htpasswd': {'realm': v.text('registry_auth_realm'), 'path': '/auth/htpasswd'}}
     return deep_merge(config, v['registry_config_overrides'] or {})
@@ -1055,6 +1062,8 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
                 'io.dockyard.registry.tls-conf-sha256': hashes['ui_tls_conf'] if ui_tls else '',
             },
         }
+    if storage.shared:
+        registry['stop_grace_period'] = STOP_GRACE_PERIOD
     networks = [str(name) for name in v.get('registry_networks') or []]
     if networks:
         registry['networks'] = ['default'] + networks

@@ -78,8 +78,9 @@ def free_ports(count):
             sock.close()
 
 
-def curl(url, cacert=None, user=None, method='GET', headers=(), timeout=30):
-    """(status, headers with lower-case names -> list of values, body text) from the real curl."""
+def curl(url, cacert=None, user=None, method='GET', headers=(), timeout=30, data_file=None):
+    """(status, headers with lower-case names -> list of values, body text) from the real curl;
+    data_file: a file whose bytes are the request body."""
     argv = ['curl', '-sS', '-o', '-', '-D', '/dev/stderr', '-X', method,
             '--max-time', str(timeout)]
     if cacert:
@@ -88,6 +89,8 @@ def curl(url, cacert=None, user=None, method='GET', headers=(), timeout=30):
         argv += ['-u', '%s:%s' % user]
     for header in headers:
         argv += ['-H', header]
+    if data_file:
+        argv += ['--data-binary', '@' + data_file]
     argv.append(url)
     proc = run(argv, timeout=timeout + 10)
     if proc.returncode != 0:

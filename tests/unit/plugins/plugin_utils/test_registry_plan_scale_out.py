@@ -95,6 +95,11 @@ def test_s3_on_2_8_relies_on_regionendpoint_for_path_style():
         'v4auth': True, 'chunksize': 10485760, 'encrypt': False}
     assert p['config']['storage']['redirect'] == {'disable': True}
     assert 'filesystem' not in p['config']['storage']
+    # Replicas behind a balancer finish their requests when stopped; a filesystem registry as before.
+    assert p['config']['http']['draintimeout'] == '25s'
+    assert p['compose']['services']['registry']['stop_grace_period'] == '30s'
+    fs = build_plan(variables())
+    assert 'draintimeout' not in fs['config']['http'] and 'stop_grace_period' not in fs['compose']['services']['registry']
 
 
 def test_s3_on_3_x_forces_path_style_when_asked():
