@@ -71,7 +71,7 @@ class ScaleOut:
         directory = os.path.dirname(self.ca)
         os.makedirs(directory, exist_ok=True)
         ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-        roles_lib.run(['openssl', 'req', '-x509'] + ec + ['-keyout', self.ca_key, '-out', self.ca, '-days', '30',
+        roles_lib.run(['openssl', 'req', '-x509'] + ec + ['-keyout', self.ca_key, '-out', self.ca, '-days', '365',
                        '-subj', '/CN=dockyard scale-out test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
                        '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], check=True)
         csr = os.path.join(directory, 'lb.csr')
@@ -81,7 +81,7 @@ class ScaleOut:
         with open(extensions, 'w') as handle:
             handle.write('subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
         roles_lib.run(['openssl', 'x509', '-req', '-in', csr, '-CA', self.ca, '-CAkey', self.ca_key, '-CAcreateserial',
-                       '-days', '30', '-out', self.lb_cert, '-extfile', extensions], check=True)
+                       '-days', '365', '-out', self.lb_cert, '-extfile', extensions], check=True)
 
     # ------------------------------------------------------------ inventory and playbooks
     def base_dir(self, name):
@@ -108,7 +108,7 @@ class ScaleOut:
                     'registry_tls_mode': 'ca',
                     'registry_tls_ca_cert': self.ca,
                     'registry_tls_ca_key': self.ca_key,
-                    'registry_tls_ca_create': True,
+                    'registry_tls_ca_create': False,
                     'registry_ui_enabled': False,
                     'registry_users': [{'name': self.user[0], 'password': self.user[1]}],
                 }},

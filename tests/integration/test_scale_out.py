@@ -84,6 +84,14 @@ def test_role_refuses_replicas_with_differing_secrets(cluster):
 
 
 def test_push_through_the_balancer_pull_from_each(deployed):
+    # The balancer's TLS, verified with the CA (the Docker daemon trusts 127.0.0.0/8 without it).
+    status, dummy, body = roles_lib.curl('https://localhost:%d/v2/' % deployed.lb_port, cacert=deployed.ca)
+    assert status == 401, body
+    assert roles_lib.curl_status('https://localhost:%d/v2/' % deployed.lb_port, cacert=deployed.ca,
+                                 user=deployed.user) == 200
+    # Negative control: a client without the CA refuses the balancer's certificate.
+    proc = roles_lib.run(['curl', '-sS', '-o', '/dev/null', 'https://localhost:%d/v2/' % deployed.lb_port])
+    assert proc.returncode == 60 and 'certificate' in proc.stderr, proc.stderr
     local, token = deployed.build_image('one')
     pushed = deployed.ref(deployed.lb_port, 'one')
     deployed.tag(local, pushed)
