@@ -146,7 +146,7 @@ options:
         default: always
   s3:
     description:
-      - Probe the S3 bucket the registry's C(s3) storage driver will use, from this host: one
+      - Probe the S3 bucket the registry's C(s3) storage driver will use, from this host, with one
         C(ListObjectsV2) request (C(max-keys=1)) signed with AWS Signature Version 4.
       - The result (RV(s3)) names the endpoint and the bucket and the S3 error code, never a key.
         Without keys the bucket is not probed.

@@ -71,9 +71,11 @@ class ScaleOut:
         directory = os.path.dirname(self.ca)
         os.makedirs(directory, exist_ok=True)
         ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-        roles_lib.run(['openssl', 'req', '-x509'] + ec + ['-keyout', self.ca_key, '-out', self.ca, '-days', '365',
-                       '-subj', '/CN=dockyard scale-out test CA', '-addext', 'basicConstraints=critical,CA:TRUE',
-                       '-addext', 'keyUsage=critical,keyCertSign,cRLSign'], check=True)
+        argv = ['openssl', 'req', '-x509'] + ec + ['-keyout', self.ca_key, '-out', self.ca, '-days', '365',
+                                                   '-subj', '/CN=dockyard scale-out test CA',
+                                                   '-addext', 'basicConstraints=critical,CA:TRUE',
+                                                   '-addext', 'keyUsage=critical,keyCertSign,cRLSign']
+        roles_lib.run(argv, check=True)
         csr = os.path.join(directory, 'lb.csr')
         roles_lib.run(['openssl', 'req', '-new'] + ec + ['-keyout', self.lb_key, '-out', csr, '-subj', '/CN=localhost'],
                       check=True)

@@ -142,8 +142,8 @@ def test_deploy_on_s3_push_pull(rgw, deployment):
 
     token = deployment.push_unique_image()
     # Every blob of the image is an object in the bucket under the root directory; data/ stays empty.
-    status, dummy, body = roles_lib.curl(deployment.registry_url + '/v2/%s/manifests/%s' % (roles_lib.REPOSITORY,
-                                                                                          roles_lib.TAG),
+    url = deployment.registry_url + '/v2/%s/manifests/%s' % (roles_lib.REPOSITORY, roles_lib.TAG)
+    status, dummy, body = roles_lib.curl(url,
                                          cacert=deployment.ca, user=deployment.admin,
                                          headers=['Accept: ' + roles_lib.MANIFEST_ACCEPT])
     assert status == 200, body
