@@ -45,3 +45,17 @@ attributes:
     details:
       - This action does not modify state.
 '''
+
+    # Modules in the action group dockyard.registry.files (meta/runtime.yml).
+    ACTIONGROUP_FILES = r'''
+options: {}
+attributes:
+  action_group:
+    description:
+      - Use C(group/dockyard.registry.files) in C(module_defaults) to set defaults for this module.
+      - The group takes only the options all its members accept, Ansible's file options (O(owner), O(group),
+        the SELinux options); not O(mode), which is the operation of M(dockyard.registry.certificate).
+    support: full
+    membership:
+      - dockyard.registry.files
+'''

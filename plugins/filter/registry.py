@@ -20,7 +20,7 @@ description:
     given that look, what differs).
   - C(registry_env) gives the content of the registry's secret environment file, keeping the
     HTTP secret stored on the host when O(secret) is empty, or generating one.
-  - These filters are the role's internals: their output is not a stable interface.
+  - These filters are the role's internals; their output is not a stable interface.
 options:
   _input:
     description:

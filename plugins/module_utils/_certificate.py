@@ -27,14 +27,17 @@ try:
     from cryptography import x509
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
+    from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
     from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 except ImportError:
     # _cryptography_dep reports this at run time through missing_required_lib().
     pass
 
+from ansible_collections.dockyard.registry.plugins.module_utils._argspec import ArgumentSpec
+
 REASONS = ('missing', 'unreadable', 'key_mismatch', 'san_changed', 'key_type_changed',
            'issuer_changed', 'expiring', 'forced', 'replaced', 'valid')
+KEY_TYPES = ('ecdsa', 'rsa')
 CURVES = {'P-256': 'secp256r1', 'P-384': 'secp384r1'}
 RSA_KEY_SIZES = (2048, 3072, 4096)
 DEFAULT_RSA_KEY_SIZE = 3072
@@ -49,6 +52,24 @@ _PEM_CERT = re.compile(br'-----BEGIN CERTIFICATE-----.+?-----END CERTIFICATE----
 SAN_HELP = ("allowed: 'DNS:<name>', 'IP:<address>' or a bare name or address; a name is "
             "RFC 1123 labels (letters, digits, inner hyphens, 1-63 characters each, 253 in all, "
             "not all-numeric at the end), optionally prefixed by '*.'; an address is IPv4 or IPv6")
+
+
+def certificate_argument_spec(required=False):
+    """The options that say which key and certificate a host must have: the certificate module's
+    own (its mode option decides which are needed) and registry_info's ``certificate.*``, where
+    ``required=True`` makes path, privatekey_path and subject_alt_names mandatory. Documented once,
+    in the doc fragment dockyard.registry._certificate."""
+    needed = dict(required=True) if required else {}
+    return ArgumentSpec(dict(
+        path=dict(type='path', **needed),
+        privatekey_path=dict(type='path', **needed),
+        subject_alt_names=dict(type='list', elements='str', **needed),
+        key_type=dict(type='str', default='ecdsa', choices=list(KEY_TYPES)),
+        curve=dict(type='str', default='P-256', choices=list(CURVES)),
+        key_size=dict(type='int', choices=list(RSA_KEY_SIZES)),
+        renew_before_days=dict(type='int', default=30),
+        ca_cert_path=dict(type='path'),
+    ))
 
 
 class CertificateError(Exception):
@@ -283,23 +304,67 @@ def fingerprint_sha256(cert):
     return ':'.join('%02X' % b for b in bytearray(cert.fingerprint(hashes.SHA256())))
 
 
-def is_signed_by(cert, issuer_cert):
-    """True when ``issuer_cert`` issued ``cert``: issuer name == issuer's subject, and the
-    signature verifies with the issuer's public key."""
-    if cert.issuer != issuer_cert.subject:
-        return False
-    public_key = issuer_cert.public_key()
+def _signature_parameters(cert):
+    """The padding of an RSA signature (PKCS#1 v1.5 or PSS), read from the certificate where
+    cryptography can (41 and later); PKCS#1 v1.5 before that."""
     try:
-        algorithm = cert.signature_hash_algorithm
+        parameters = getattr(cert, 'signature_algorithm_parameters', None)
+    except (UnsupportedAlgorithm, ValueError):
+        parameters = None
+    return parameters if isinstance(parameters, (padding.PKCS1v15, padding.PSS)) else padding.PKCS1v15()
+
+
+def signature_verifies(cert, public_key):
+    """True when ``cert``'s signature verifies with ``public_key`` (RSA, ECDSA, Ed25519 or Ed448)."""
+    try:
         if isinstance(public_key, rsa.RSAPublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, padding.PKCS1v15(), algorithm)
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, _signature_parameters(cert),
+                              cert.signature_hash_algorithm)
         elif isinstance(public_key, ec.EllipticCurvePublicKey):
-            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(algorithm))
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes, ec.ECDSA(cert.signature_hash_algorithm))
+        elif isinstance(public_key, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
+            public_key.verify(cert.signature, cert.tbs_certificate_bytes)
         else:
             return False
     except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
         return False
     return True
+
+
+def is_signed_by(cert, issuer_cert):
+    """True when ``issuer_cert`` issued ``cert``: issuer name == issuer's subject, and the
+    signature verifies with the issuer's public key."""
+    return cert.issuer == issuer_cert.subject and signature_verifies(cert, issuer_cert.public_key())
+
+
+def _describe(chain, index):
+    return 'certificate %d (subject %r)' % (index + 1, chain[index].subject.rfc4514_string())
+
+
+def check_chain(chain, where):
+    """Each certificate of a bundle (server certificate first) must be signed by the one after it.
+    Raises CertificateError naming ``where`` and the two certificates by position and subject."""
+    for index in range(len(chain) - 1):
+        cert, issuer = chain[index], chain[index + 1]
+        if is_signed_by(cert, issuer):
+            continue
+        # Its signer elsewhere in the bundle, or the next one signed by it: right pieces, wrong order.
+        misplaced = [(other, index) for other in range(len(chain)) if other not in (index, index + 1)
+                     and is_signed_by(cert, chain[other])]
+        if not misplaced and is_signed_by(issuer, cert):
+            misplaced = [(index, index + 1)]
+        if misplaced:
+            signer, signed = misplaced[0]
+            problem = ('the chain is in the wrong order: %s signed %s. Put the server certificate first, then the '
+                       'certificate that signed it, and so on' % (_describe(chain, signer), _describe(chain, signed)))
+        elif cert.issuer != issuer.subject:
+            problem = ('%s did not sign %s, whose issuer is %r. Each certificate must be followed by the one that '
+                       'signed it' % (_describe(chain, index + 1), _describe(chain, index), cert.issuer.rfc4514_string()))
+        else:
+            problem = ('%s did not sign %s: it has the issuer\'s name, but the signature does not verify with its '
+                       'key (a certificate of another CA with the same name?). Each certificate must be followed by '
+                       'the one that signed it' % (_describe(chain, index + 1), _describe(chain, index)))
+        raise CertificateError('%s: %s' % (where, problem))
 
 
 def is_ca_certificate(cert):
@@ -630,7 +695,8 @@ def normalize_pem_bundle(content):
 
 def plan_install(key_src, cert_src, certificate_content, now, renew_before_days, force=False,
                  ca_cert_src=None, key_may_be_planned=False):
-    """Install a signed certificate (plus chain) after checking it belongs to the host key.
+    """Install a signed certificate (plus chain) after checking that each certificate of the chain
+    is signed by the next one and that the first belongs to the host key.
 
     ``key_may_be_planned``: check mode, where an earlier csr task only planned the key; a
     missing key is then not an error (nothing is checked or written anyway).
@@ -640,6 +706,7 @@ def plan_install(key_src, cert_src, certificate_content, now, renew_before_days,
         chain = load_certificates(content)
     except ValueError:
         raise _bad('certificate_content', None, 'not a readable PEM certificate')
+    check_chain(chain, 'certificate_content (for path=%r)' % cert_src.path)
     leaf = chain[0]
     ca_cert = None
     if ca_cert_src is not None:

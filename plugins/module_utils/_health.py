@@ -34,6 +34,8 @@ from urllib.parse import quote, urljoin, urlsplit
 from ansible.module_utils.common.text.converters import to_text
 from ansible.module_utils.urls import Request
 
+from ansible_collections.dockyard.registry.plugins.module_utils._argspec import ArgumentSpec
+
 CRYPTOGRAPHY_IMP_ERR = None
 try:
     from cryptography import x509
@@ -57,6 +59,21 @@ CATALOG_MAX_PAGES = 100
 _REPOSITORY_RE = re.compile(r'^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*)*$')
 _CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^,\s]*)')
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
+
+
+def client_argument_spec(request_timeout):
+    """The options that say how to reach the registry as a client: registry_health's own
+    (``request_timeout=10``) and registry_info's ``health.*`` (one quick look, ``request_timeout=5``).
+    Documented once, in the doc fragment dockyard.registry._registry_health."""
+    return ArgumentSpec(dict(
+        url=dict(type='str', required=True),
+        ca_path=dict(type='path'),
+        server_name=dict(type='str'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        auth_expected=dict(type='bool', default=True),
+        request_timeout=dict(type='int', default=request_timeout),
+    ))
 
 
 class HealthError(Exception):

@@ -26,6 +26,7 @@ import os
 import re
 from concurrent.futures import ThreadPoolExecutor
 
+from ansible_collections.dockyard.registry.plugins.module_utils._argspec import ArgumentSpec
 from ansible_collections.dockyard.registry.plugins.module_utils._bcrypt_dep import bcrypt
 
 MAX_PASSWORD_BYTES = 72
@@ -43,18 +44,22 @@ _NAME_RULE = ("a user name must be non-empty and must not contain ':', whitespac
               "characters, nor start with '#'")
 
 
-def users_argument_spec():
-    """The argument spec of the options that say which users a file must hold: the htpasswd
-    module's and registry_info's htpasswd.* (a new dict each call)."""
-    return dict(
+def htpasswd_argument_spec(info=False):
+    """The options that say which users a file must hold: the htpasswd module's own and
+    registry_info's ``htpasswd.*`` (``info``: with the wanted ``cost``, which the htpasswd module
+    has at its top level with a default). Documented once, in the doc fragment dockyard.registry._htpasswd."""
+    spec = ArgumentSpec(dict(
+        path=dict(type='path', required=True),
         users=dict(type='list', elements='dict', default=[], options=dict(
             name=dict(type='str', required=True),
             password=dict(type='str', no_log=True),
-            state=dict(type='str', choices=['present', 'absent'], default='present'),
+            state=dict(type='str', choices=list(STATES), default='present'),
+            cost=dict(type='int'),
         )),
         exclusive=dict(type='bool', default=False),
-        update_password=dict(type='str', choices=['always', 'on_create'], default='always', no_log=False),
-    )
+        update_password=dict(type='str', choices=list(UPDATE_PASSWORD), default='always', no_log=False),
+    ))
+    return spec.update_argspec(cost=dict(type='int')) if info else spec
 
 
 class HtpasswdError(Exception):
@@ -78,15 +83,17 @@ class Line(object):
 
 
 class User(object):
-    """A validated element of the ``users`` option. ``password`` is bytes (UTF-8) or ``None``."""
+    """A validated element of the ``users`` option. ``password`` is bytes (UTF-8) or ``None``;
+    ``cost`` is the user's own bcrypt cost, or ``None`` for the file's."""
 
-    __slots__ = ('index', 'name', 'password', 'state')
+    __slots__ = ('index', 'name', 'password', 'state', 'cost')
 
-    def __init__(self, index, name, password, state):
+    def __init__(self, index, name, password, state, cost=None):
         self.index = index
         self.name = name
         self.password = password
         self.state = state
+        self.cost = cost
 
     def __repr__(self):
         # Never show the password, not even in a traceback or a test failure.
@@ -129,11 +136,17 @@ def is_bcrypt(hashed):
     return bool(_BCRYPT_RE.match(hashed or ''))
 
 
-def check_cost(cost):
+def check_cost(cost, where='cost'):
     if not isinstance(cost, int) or isinstance(cost, bool) or not MIN_COST <= cost <= MAX_COST:
-        raise HtpasswdError('cost: %r is not allowed; use an integer from %d to %d (bcrypt rounds, '
-                            'log2)' % (cost, MIN_COST, MAX_COST))
+        raise HtpasswdError('%s: %r is not allowed; use an integer from %d to %d (bcrypt rounds, '
+                            'log2)' % (where, cost, MIN_COST, MAX_COST))
     return cost
+
+
+def bcrypt_cost(hashed):
+    """The cost of a bcrypt entry (``$2y$05$...`` gives 5), or ``None`` if it is not bcrypt."""
+    match = _BCRYPT_RE.match(hashed or '')
+    return int(match.group(1)) if match else None
 
 
 def default_workers():
@@ -203,7 +216,12 @@ def validate_users(users):
             password = validate_password(password, where + '.password', name)
         else:
             password = None
-        result.append(User(index, name, password, state))
+        cost = item.get('cost')
+        if isinstance(cost, str) and cost.isdigit():
+            cost = int(cost)  # as the module's argument spec converts it
+        if cost is not None:
+            check_cost(cost, where + '.cost')
+        result.append(User(index, name, password, state, cost))
     return result
 
 
@@ -350,10 +368,16 @@ def update_htpasswd(data, users, exclusive=False, update_password='always', cost
     """Apply ``users`` to the file content ``data`` (bytes or ``None``) and return a :class:`Result`.
 
     ``users`` is the raw option (list of dicts); it is validated first, before any work.
+    ``cost`` applies to the users without a ``cost`` of their own. A user whose password verifies
+    (``update_password='always'``) but whose entry has another cost is re-hashed at the wanted
+    cost, so a changed cost reaches existing users and a rerun with the same costs changes nothing.
+    ``cost=None`` (only with ``hash_new=False``: a read-only look that was not told the cost)
+    leaves the cost of those users' entries unjudged.
     With ``hash_new=False`` (check mode) passwords are still verified, to know what would
     change, but nothing is hashed and ``Result.content`` is ``None``.
     """
-    check_cost(cost)
+    if cost is not None or hash_new:
+        check_cost(cost)
     workers = check_workers(workers)
     users = validate_users(users)
     lines, malformed = parse_htpasswd(data)
@@ -362,8 +386,11 @@ def update_htpasswd(data, users, exclusive=False, update_password='always', cost
     verified = _run_parallel(lambda pair: verify_password(pair[0].password, pair[1]),
                              plan.verify, workers)
     mismatched = set(pair[0].name for pair, ok in zip(plan.verify, verified) if not ok)
+    wanted = dict((user.name, cost if user.cost is None else user.cost) for user in users)
+    recosted = dict((user.name, bcrypt_cost(stored)) for (user, stored), ok in zip(plan.verify, verified)
+                    if ok and wanted[user.name] is not None and bcrypt_cost(stored) != wanted[user.name])
     rehashed = [user.name for user in plan.rehash]
-    updated_set = mismatched.union(rehashed)
+    updated_set = mismatched.union(rehashed, recosted)
     updated = [user.name for user in users if user.name in updated_set]
     removed = plan.remove
     added = [user.name for user in plan.add]
@@ -372,7 +399,8 @@ def update_htpasswd(data, users, exclusive=False, update_password='always', cost
     hashes = {}
     if hash_new:
         hashes = dict(zip((user.name for user in to_hash),
-                          _run_parallel(lambda user: hash_password(user.password, cost), to_hash, workers)))
+                          _run_parallel(lambda user: hash_password(user.password, wanted[user.name]), to_hash,
+                                        workers)))
 
     new_lines = []
     removed_set = set(removed)
@@ -391,11 +419,12 @@ def update_htpasswd(data, users, exclusive=False, update_password='always', cost
 
     notes = dict((name, 'password changed') for name in mismatched)
     notes.update((name, 're-hashed with bcrypt (was not bcrypt)') for name in rehashed)
+    notes.update((name, 're-hashed at cost %d (was %d)' % (wanted[name], old)) for name, old in recosted.items())
     return Result(
         added=added,
         removed=removed,
         updated=updated,
-        rehashed=[name for name in updated if name in set(rehashed)],
+        rehashed=[name for name in updated if name in set(rehashed) or name in recosted],
         content=serialize(new_lines) if hash_new else None,
         before=names_text(_unique_names(lines)),
         after=names_text(_unique_names(new_lines), notes),

@@ -30,6 +30,7 @@ import datetime
 import grp
 import hashlib
 import hmac
+import ipaddress
 import json
 import os
 import pwd
@@ -305,7 +306,7 @@ def certificate_facts(key_data, cert_data, sans, spec, renew_before_days, now, c
 # ---------------------------------------------------------------------------------------------
 # htpasswd
 
-def htpasswd_facts(data, users, exclusive=False, update_password='always', workers=None):
+def htpasswd_facts(data, users, exclusive=False, update_password='always', workers=None, cost=None):
     """``({'changed', 'added', 'removed', 'updated'}, warnings)`` for the file content ``data``
     (bytes, or ``None`` for a missing file, which the htpasswd module would create).
 
@@ -317,7 +318,7 @@ def htpasswd_facts(data, users, exclusive=False, update_password='always', worke
 
     try:
         outcome = update_htpasswd(data, users, exclusive=exclusive, update_password=update_password,
-                                  workers=workers, hash_new=False)
+                                  cost=cost, workers=workers, hash_new=False)
     except HtpasswdError as exc:
         raise InfoError(prefix_option('htpasswd', str(exc)))
     facts = dict(changed=outcome.changed or data is None, added=outcome.added,
@@ -341,6 +342,22 @@ def _failure(argv, rc, stderr, stdout=''):
     return text or '`%s` exited with rc %d' % (' '.join(argv[:3]), rc)
 
 
+def _published(item):
+    """The host ports a container publishes: [{address, port}] (from its configuration, so a stopped
+    container's ports are known too)."""
+    bindings = ((item.get('HostConfig') or {}).get('PortBindings')) or {}
+    published = []
+    for dummy, hosts in sorted(bindings.items()):
+        for host in hosts or []:
+            try:
+                port = int(host.get('HostPort') or 0)
+            except (TypeError, ValueError):
+                continue
+            if port:
+                published.append({'address': host.get('HostIp') or '', 'port': port})
+    return published
+
+
 def container_facts(item):
     """The facts of one ``docker inspect`` object."""
     state = item.get('State') or {}
@@ -355,6 +372,7 @@ def container_facts(item):
         image_id=item.get('Image') or '',
         labels=labels,
         started_at=state.get('StartedAt') or '',
+        published=_published(item),
     )
 
 
@@ -451,9 +469,49 @@ def gather_docker(run, project_name=None, images=(), max_threads=MAX_DOCKER_THRE
     return result
 
 
+# ---------------------------------------------------------------- listening TCP ports
+
+_TCP_LISTEN = '0A'
+
+
+def _proc_address(text, ipv6):
+    """An address of /proc/net/tcp{,6} (hex, in host byte order per 32-bit word) as text."""
+    raw = bytes.fromhex(text)
+    if not ipv6:
+        return str(ipaddress.IPv4Address(raw[::-1]))
+    words = b''.join(raw[index:index + 4][::-1] for index in range(0, 16, 4))
+    address = ipaddress.IPv6Address(words)
+    return str(address.ipv4_mapped) if address.ipv4_mapped else str(address)
+
+
+def listening_ports(ports, tables=(('/proc/net/tcp', False), ('/proc/net/tcp6', True))):
+    """{port: [addresses a socket listens on]} for each of ``ports`` (an empty list: free)."""
+    wanted = set(int(port) for port in ports)
+    found = dict((port, []) for port in sorted(wanted))
+    for path, ipv6 in tables:
+        try:
+            with open(path) as handle:
+                lines = handle.read().splitlines()[1:]
+        except (IOError, OSError):
+            continue
+        for line in lines:
+            fields = line.split()
+            if len(fields) < 4 or fields[3] != _TCP_LISTEN:
+                continue
+            address, dummy, port = fields[1].partition(':')
+            port = int(port, 16)
+            if port in wanted:
+                text = _proc_address(address, ipv6)
+                if text not in found[port]:
+                    found[port].append(text)
+    return found
+
+
 # ---------------------------------------------------------------- the registry as a client sees it
 
 HEALTH_CHECKS = ('tls', 'liveness', 'anonymous', 'authenticated')
+# One quick look, not registry_health's patient wait: seconds per connection and request by default.
+HEALTH_REQUEST_TIMEOUT = 5
 
 
 def health_facts(options, now=None):
@@ -466,7 +524,7 @@ def health_facts(options, now=None):
     params = dict(url=options['url'], ca_path=options.get('ca_path'), validate_certs=True,
                   server_name=options.get('server_name'), username=options.get('username'),
                   password=options.get('password'), auth_expected=options.get('auth_expected', True),
-                  timeout=0, request_timeout=options.get('request_timeout') or 5, min_days_left=0,
+                  timeout=0, request_timeout=options.get('request_timeout') or HEALTH_REQUEST_TIMEOUT, min_days_left=0,
                   catalog=False, round_trip=False, round_trip_repository='dockyard/health-check',
                   delete_expected=False)
     try:

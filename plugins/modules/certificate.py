@@ -31,8 +31,10 @@ description:
   - Keys and certificates are never shown; the diff is a summary (subject alternative names,
     not_after, fingerprint).
 extends_documentation_fragment:
+  - dockyard.registry._certificate
   - dockyard.registry.attributes
   - dockyard.registry.attributes.files
+  - dockyard.registry.attributes.actiongroup_files
   - ansible.builtin.files
 attributes:
   check_mode:
@@ -65,7 +67,8 @@ options:
         certificate as RV(certificate), copying subject alternative names and common name from
         the request. Writes nothing and never reports a change.
       - V(install), on the registry host, writes O(certificate_content) to O(path) after checking
-        that it matches the key at O(privatekey_path).
+        that it matches the key at O(privatekey_path) and that each certificate of its chain is
+        signed by the one after it.
     type: str
     choices: [self_signed, ca, ca_root, csr, sign, install]
     default: self_signed
@@ -76,68 +79,17 @@ options:
       - When not set, a new certificate file gets V(0644) and an existing one keeps its mode.
       - The private key is always V(0600), whatever this says.
     type: raw
-  path:
-    description:
-      - Certificate file. O(owner), O(group), O(certificate_mode) and the SELinux options apply to it.
-      - Required unless O(mode=sign); not used with O(mode=sign).
-    type: path
-  privatekey_path:
-    description:
-      - Private key file. Always mode V(0600), with the O(owner) and O(group) of the certificate.
-      - Recreated (and then the certificate too) when missing, unreadable (also when encrypted)
-        or not of the wanted O(key_type), O(curve) or O(key_size).
-      - Required unless O(mode=sign); not used with O(mode=sign).
-    type: path
   common_name:
     description:
       - Subject common name, 1 to 64 characters.
       - Default for server certificates is the first DNS name of O(subject_alt_names) that fits,
         else the first IP address; V(dockyard registry CA) for O(mode=ca_root).
     type: str
-  subject_alt_names:
-    description:
-      - Names and addresses the certificate is valid for. Each entry is V(DNS:name),
-        V(IP:address), or a bare value detected as an IP address or a DNS name.
-      - DNS names are RFC 1123 labels (letters, digits, inner hyphens, 1 to 63 characters each,
-        253 in all, the last label not all digits), optionally prefixed by V(*.); they are
-        compared in lower case. IP addresses are IPv4 or IPv6.
-      - Required for O(mode=self_signed), O(mode=ca) and O(mode=csr); not used with O(mode=ca_root).
-      - With O(mode=sign), optional; when given, the request must ask for exactly these.
-      - The order does not matter for idempotency.
-    type: list
-    elements: str
-  key_type:
-    description: Type of a new private key.
-    type: str
-    choices: [ecdsa, rsa]
-    default: ecdsa
-  curve:
-    description: Curve of a new ECDSA key. Used only with O(key_type=ecdsa).
-    type: str
-    choices: [P-256, P-384]
-    default: P-256
-  key_size:
-    description:
-      - Size in bits of a new RSA key; V(3072) when not set. Only with O(key_type=rsa).
-    type: int
-    choices: [2048, 3072, 4096]
   valid_days:
     description:
       - Validity of a new certificate in days.
       - V(365) when not set, V(3650) for O(mode=ca_root).
     type: int
-  renew_before_days:
-    description:
-      - Renew a certificate that expires within this many days. Must be less than O(valid_days).
-    type: int
-    default: 30
-  ca_cert_path:
-    description:
-      - CA certificate (PEM). Required with O(mode=ca) and O(mode=sign).
-      - With O(mode=csr) and O(mode=install), optional; when given, the certificate must have been
-        signed by this CA.
-      - Not allowed with O(mode=self_signed) and O(mode=ca_root).
-    type: path
   ca_privatekey_path:
     description:
       - CA private key (PEM, unencrypted); must match O(ca_cert_path).
@@ -152,6 +104,10 @@ options:
     description:
       - Certificate (PEM) to install, leaf first, optionally followed by the chain; usually
         RV(certificate) of an earlier O(mode=sign) task.
+      - Each certificate must be signed by the one after it; the signatures are verified (RSA,
+        ECDSA and Ed25519). A chain in the wrong order, or with an intermediate that did not
+        sign the certificate before it (another CA's intermediate of the same name, for
+        example), is refused before anything is written, also in check mode.
       - Required with and only allowed with O(mode=install).
     type: str
   force:
@@ -426,36 +382,24 @@ def _apply(module, plan):
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            mode=dict(type='str', default='self_signed', choices=['self_signed', 'ca', 'ca_root', 'csr', 'sign', 'install']),
-            path=dict(type='path'),
-            privatekey_path=dict(type='path'),
-            common_name=dict(type='str'),
-            subject_alt_names=dict(type='list', elements='str'),
-            key_type=dict(type='str', default='ecdsa', choices=['ecdsa', 'rsa']),
-            curve=dict(type='str', default='P-256', choices=['P-256', 'P-384']),
-            key_size=dict(type='int', choices=[2048, 3072, 4096]),
-            valid_days=dict(type='int'),
-            renew_before_days=dict(type='int', default=30),
-            ca_cert_path=dict(type='path'),
-            ca_privatekey_path=dict(type='path'),
-            csr_content=dict(type='str'),
-            certificate_content=dict(type='str'),
-            force=dict(type='bool', default=False),
-            certificate_mode=dict(type='raw'),
-        ),
-        required_if=[
-            ('mode', 'self_signed', ('path', 'privatekey_path', 'subject_alt_names')),
-            ('mode', 'ca', ('path', 'privatekey_path', 'subject_alt_names', 'ca_cert_path', 'ca_privatekey_path')),
-            ('mode', 'ca_root', ('path', 'privatekey_path')),
-            ('mode', 'csr', ('path', 'privatekey_path', 'subject_alt_names')),
-            ('mode', 'sign', ('csr_content', 'ca_cert_path', 'ca_privatekey_path')),
-            ('mode', 'install', ('path', 'privatekey_path', 'certificate_content')),
-        ],
-        add_file_common_args=True,
-        supports_check_mode=True,
-    )
+    spec = cert_utils.certificate_argument_spec().update_argspec(
+        mode=dict(type='str', default='self_signed', choices=['self_signed', 'ca', 'ca_root', 'csr', 'sign', 'install']),
+        common_name=dict(type='str'),
+        valid_days=dict(type='int'),
+        ca_privatekey_path=dict(type='path'),
+        csr_content=dict(type='str'),
+        certificate_content=dict(type='str'),
+        force=dict(type='bool', default=False),
+        certificate_mode=dict(type='raw'),
+    ).update(required_if=[
+        ('mode', 'self_signed', ('path', 'privatekey_path', 'subject_alt_names')),
+        ('mode', 'ca', ('path', 'privatekey_path', 'subject_alt_names', 'ca_cert_path', 'ca_privatekey_path')),
+        ('mode', 'ca_root', ('path', 'privatekey_path')),
+        ('mode', 'csr', ('path', 'privatekey_path', 'subject_alt_names')),
+        ('mode', 'sign', ('csr_content', 'ca_cert_path', 'ca_privatekey_path')),
+        ('mode', 'install', ('path', 'privatekey_path', 'certificate_content')),
+    ])
+    module = AnsibleModule(**spec.module_kwargs(add_file_common_args=True, supports_check_mode=True))
     assert_cryptography(module)
     if module.params['key_type'] == 'rsa' and module.params['curve'] != 'P-256':
         module.fail_json(msg='curve=%r: only used with key_type=ecdsa' % module.params['curve'])

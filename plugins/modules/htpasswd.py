@@ -34,9 +34,11 @@ author: dockyard.registry developers (@dockyard)
 requirements:
   - bcrypt >= 3.1.7 (the C(bcrypt) library is used directly; passlib is not needed)
 extends_documentation_fragment:
+  - dockyard.registry._htpasswd
   - ansible.builtin.files
   - dockyard.registry.attributes
   - dockyard.registry.attributes.files
+  - dockyard.registry.attributes.actiongroup_files
 attributes:
   check_mode:
     support: full
@@ -52,61 +54,17 @@ attributes:
   safe_file_operations:
     support: full
 options:
-  path:
-    description:
-      - Path of the htpasswd file. Its directory must exist.
-    type: path
-    required: true
-  users:
-    description:
-      - The users to manage. Users in the file that are not listed are left alone unless
-        O(exclusive=true).
-    type: list
-    elements: dict
-    default: []
-    suboptions:
-      name:
-        description:
-          - User name. Must be non-empty and must not contain V(:), whitespace or control
-            characters, nor start with V(#). Each name may be listed once.
-        type: str
-        required: true
-      password:
-        description:
-          - Password in clear text, at most 72 bytes in UTF-8 (bcrypt uses no more), without
-            NUL characters.
-          - Required for O(users[].state=present), except for a user that is already in the file
-            when O(update_password=on_create).
-          - Ignored for O(users[].state=absent).
-        type: str
-      state:
-        description:
-          - Whether the user must be in the file (V(present)) or not (V(absent)).
-        type: str
-        choices: [present, absent]
-        default: present
-  exclusive:
-    description:
-      - Remove every user of the file that is not listed in O(users).
-    type: bool
-    default: false
-  update_password:
-    description:
-      - V(always) sets the password of an existing user when the given password does not
-        verify against the stored hash.
-      - V(on_create) sets passwords of new users only; existing bcrypt entries are kept as
-        they are, and no password is needed for them. Entries that are not bcrypt are still
-        re-hashed when their password is given.
-    type: str
-    choices: [always, on_create]
-    default: always
   cost:
     description:
-      - bcrypt cost (log2 of the number of rounds) of new hashes, from V(4) to V(31).
+      - bcrypt cost (log2 of the number of rounds) of the entries of users without a
+        O(users[].cost) of their own, from V(4) to V(31).
       - The registry runs bcrypt on B(every) authenticated request, so a higher cost slows
         every push and pull (each step is twice as slow); V(10) takes tens of milliseconds
-        per request. Existing entries whose password verifies are not re-hashed when the cost
-        changes.
+        per request, V(5) (Apache's C(htpasswd -B)) about two.
+      - With O(update_password=always), an existing entry whose password verifies but whose
+        cost differs from the wanted one is re-hashed at the wanted cost (same password) and
+        reported in RV(updated) and RV(rehashed); a rerun with the same costs changes nothing.
+        With O(update_password=on_create), existing bcrypt entries keep their cost.
     type: int
     default: 10
   create:
@@ -145,6 +103,17 @@ EXAMPLES = r'''
     group: root
     mode: "0640"
 
+- name: A human at the default cost, a CI robot with a long generated password at cost 4
+  dockyard.registry.htpasswd:
+    path: /srv/registry/auth/htpasswd
+    cost: 10
+    users:
+      - name: alice
+        password: "{{ vault_registry_alice_password }}"
+      - name: ci
+        password: "{{ vault_registry_ci_password }}"  # 32 random characters
+        cost: 4
+
 - name: Keep exactly these users; other entries are removed
   dockyard.registry.htpasswd:
     path: /srv/registry/auth/htpasswd
@@ -181,13 +150,15 @@ removed:
 updated:
   description:
     - Names of existing users whose entry was replaced, because the given password did not
-      verify or because the entry was not bcrypt.
+      verify, because the entry was not bcrypt, or because its bcrypt cost was not the wanted one.
   returned: always
   type: list
   elements: str
   sample: [ci, legacy]
 rehashed:
-  description: The names in RV(updated) whose previous entry was not bcrypt.
+  description:
+    - The names in RV(updated) whose password was unchanged but whose previous entry was not bcrypt
+      or had another bcrypt cost.
   returned: always
   type: list
   elements: str
@@ -204,8 +175,8 @@ from ansible_collections.dockyard.registry.plugins.module_utils._bcrypt_dep impo
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import (
     HtpasswdError,
+    htpasswd_argument_spec,
     update_htpasswd,
-    users_argument_spec,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._io import (
     read_file,
@@ -216,17 +187,12 @@ DEFAULT_CREATE_MODE = 0o640
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            path=dict(type='path', required=True),
-            cost=dict(type='int', default=10),
-            create=dict(type='bool', default=True),
-            workers=dict(type='int'),
-            **users_argument_spec()
-        ),
-        add_file_common_args=True,
-        supports_check_mode=True,
+    spec = htpasswd_argument_spec().update_argspec(
+        cost=dict(type='int', default=10),
+        create=dict(type='bool', default=True),
+        workers=dict(type='int'),
     )
+    module = AnsibleModule(**spec.module_kwargs(add_file_common_args=True, supports_check_mode=True))
     if not HAS_BCRYPT:
         module.fail_json(msg=missing_required_lib('bcrypt'), exception=BCRYPT_IMPORT_ERROR)
 

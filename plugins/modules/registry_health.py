@@ -30,9 +30,9 @@ description:
     when only its delete failed, the module fails at once.
   - Never reports a change. All HTTP goes through Ansible's own C(module_utils.urls); no extra library is needed.
 extends_documentation_fragment:
+  - dockyard.registry._health
   - dockyard.registry.attributes
   - dockyard.registry.attributes.info_module
-  - dockyard.registry.registry_api
 attributes:
   check_mode:
     details:
@@ -46,30 +46,11 @@ options:
         C(cryptography) library is available), and says the certificate was not verified.
     type: bool
     default: true
-  username:
-    description:
-      - User for the C(authenticated), C(catalog) and C(round_trip) checks. Without it, C(authenticated) is skipped.
-    type: str
-  password:
-    description:
-      - Password of O(username). Never reported.
-    type: str
-  auth_expected:
-    description:
-      - Whether the registry must refuse anonymous requests (401 with a Basic challenge).
-      - With V(false), anonymous C(GET /v2/) must answer 200.
-    type: bool
-    default: true
   timeout:
     description:
       - Overall seconds to keep retrying until all enabled checks pass. V(0) makes one attempt.
     type: int
     default: 60
-  request_timeout:
-    description:
-      - Seconds to wait for each connection or request.
-    type: int
-    default: 10
   min_days_left:
     description:
       - Fail the C(tls) check when the certificate expires in fewer days than this. V(0) disables the check.
@@ -218,6 +199,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dockyard.registry.plugins.module_utils._health import (
     HealthError,
     RegistryClient,
+    client_argument_spec,
     empty_result,
     failing_checks,
     format_failure,
@@ -229,26 +211,16 @@ from ansible_collections.dockyard.registry.plugins.module_utils._health import (
 
 
 def main():
-    module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type='str', required=True),
-            ca_path=dict(type='path'),
-            validate_certs=dict(type='bool', default=True),
-            server_name=dict(type='str'),
-            username=dict(type='str'),
-            password=dict(type='str', no_log=True),
-            auth_expected=dict(type='bool', default=True),
-            timeout=dict(type='int', default=60),
-            request_timeout=dict(type='int', default=10),
-            min_days_left=dict(type='int', default=0),
-            catalog=dict(type='bool', default=True),
-            round_trip=dict(type='bool', default=False),
-            round_trip_repository=dict(type='str', default='dockyard/health-check'),
-            delete_expected=dict(type='bool', default=False),
-        ),
-        required_together=[('username', 'password')],
-        supports_check_mode=True,
-    )
+    spec = client_argument_spec(request_timeout=10).update_argspec(
+        validate_certs=dict(type='bool', default=True),
+        timeout=dict(type='int', default=60),
+        min_days_left=dict(type='int', default=0),
+        catalog=dict(type='bool', default=True),
+        round_trip=dict(type='bool', default=False),
+        round_trip_repository=dict(type='str', default='dockyard/health-check'),
+        delete_expected=dict(type='bool', default=False),
+    ).update(required_together=[('username', 'password')])
+    module = AnsibleModule(**spec.module_kwargs(supports_check_mode=True))
     params = module.params
     try:
         target = validate_params(params)

@@ -26,6 +26,9 @@ description:
   - Never fails because docker is missing, a file is absent or the registry does not answer; that is reported. Fails only on invalid
     options. Never returns file contents, passwords or hashes.
 extends_documentation_fragment:
+  - dockyard.registry._certificate.info
+  - dockyard.registry._health.info
+  - dockyard.registry._htpasswd.info
   - dockyard.registry.attributes
   - dockyard.registry.attributes.info_module
 options:
@@ -67,83 +70,12 @@ options:
         decides in its V(self_signed) mode (no O(certificate.ca_cert_path)) or V(csr) mode (with it).
       - Nothing is generated, not even in memory.
     type: dict
-    suboptions:
-      path:
-        description: The certificate file.
-        type: path
-        required: true
-      privatekey_path:
-        description: The private key file.
-        type: path
-        required: true
-      subject_alt_names:
-        description:
-          - The wanted subject alternative names, as for M(dockyard.registry.certificate) (V(DNS:name),
-            V(IP:address) or bare values; the order does not matter).
-        type: list
-        elements: str
-        required: true
-      key_type:
-        description: The wanted key type.
-        type: str
-        choices: [ecdsa, rsa]
-        default: ecdsa
-      curve:
-        description: The wanted curve of an ECDSA key.
-        type: str
-        choices: [P-256, P-384]
-        default: P-256
-      key_size:
-        description: The wanted size of an RSA key; V(3072) when not set. Only with O(certificate.key_type=rsa).
-        type: int
-        choices: [2048, 3072, 4096]
-      renew_before_days:
-        description: A certificate that expires within this many days is reported as V(expiring).
-        type: int
-        default: 30
-      ca_cert_path:
-        description:
-          - The CA certificate that must have signed the certificate. Without it, the certificate must be
-            self-signed.
-        type: path
   htpasswd:
     description:
       - An htpasswd file to compare with users, the way M(dockyard.registry.htpasswd) would change it.
       - Passwords are verified against the stored bcrypt hashes (C(bcrypt.checkpw), one thread per CPU);
         nothing is hashed and nothing is written.
     type: dict
-    suboptions:
-      path:
-        description: The htpasswd file.
-        type: path
-        required: true
-      users:
-        description: The users, as O(dockyard.registry.htpasswd#module:users).
-        type: list
-        elements: dict
-        default: []
-        suboptions:
-          name:
-            description: User name.
-            type: str
-            required: true
-          password:
-            description: Password in clear text. Never shown, never returned.
-            type: str
-          state:
-            description: Whether the user must be in the file.
-            type: str
-            choices: [present, absent]
-            default: present
-      exclusive:
-        description: Users of the file that are not listed would be removed.
-        type: bool
-        default: false
-      update_password:
-        description: As O(dockyard.registry.htpasswd#module:update_password).
-        type: str
-        choices: [always, on_create]
-        default: always
   s3:
     description:
       - Probe the S3 bucket the registry's C(s3) storage driver will use, from this host, with one
@@ -189,31 +121,6 @@ options:
         but one attempt, no waiting, and a failing check does not fail this module; it is reported in
         RV(health). Use M(dockyard.registry.registry_health) to wait for a registry and fail when it does not serve.
     type: dict
-    suboptions:
-      url:
-        description: Base URL of the registry, V(https://HOST[:PORT]).
-        type: str
-        required: true
-      ca_path:
-        description: CA bundle the certificate must chain to; the system trust when not set.
-        type: path
-      server_name:
-        description: Host name the certificate is verified for (and sent as SNI) instead of the URL's host.
-        type: str
-      username:
-        description: User of the authenticated check. Without it, that check is skipped.
-        type: str
-      password:
-        description: Password of O(health.username). Never shown, never returned.
-        type: str
-      auth_expected:
-        description: Whether anonymous requests must be refused with V(401).
-        type: bool
-        default: true
-      request_timeout:
-        description: Seconds each connection and request may take.
-        type: int
-        default: 5
   project_name:
     description:
       - The Compose project whose containers to list (label C(com.docker.compose.project)).
@@ -223,6 +130,14 @@ options:
       - Image references whose local image id to report.
     type: list
     elements: str
+    default: []
+  ports:
+    description:
+      - TCP ports whose listening sockets on the host to report (from C(/proc/net/tcp) and C(/proc/net/tcp6)),
+        to tell before deploying whether a port is taken (compare with RV(containers[].published) to know
+        whether this project holds it).
+    type: list
+    elements: int
     default: []
 requirements:
   - The docker CLI on the managed node for the Docker facts (found through E(PATH)).
@@ -485,6 +400,10 @@ containers:
     started_at:
       description: C(.State.StartedAt).
       type: str
+    published:
+      description: The host ports the container publishes (from its configuration), as C(address) and C(port).
+      type: list
+      elements: dict
   sample:
     - name: registry-registry-1
       service: registry
@@ -500,6 +419,13 @@ images:
   returned: when O(images) is not empty
   type: dict
   sample: {registry:2.8.3: "sha256:4b8b3f7c1b0e...", joxit/docker-registry-ui:2.5.7: null}
+ports:
+  description:
+    - For each port of O(ports), the addresses a socket listens on (V(0.0.0.0) and V(::) for all); an empty
+      list when the port is free.
+  returned: when O(ports) is not empty
+  type: dict
+  sample: {"5000": ["0.0.0.0"], "8443": []}
 '''
 
 from concurrent.futures import ThreadPoolExecutor
@@ -512,7 +438,9 @@ from ansible_collections.dockyard.registry.plugins.module_utils._bcrypt_dep impo
     HAS_BCRYPT,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._cryptography_dep import assert_cryptography
-from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import users_argument_spec
+from ansible_collections.dockyard.registry.plugins.module_utils._certificate import certificate_argument_spec
+from ansible_collections.dockyard.registry.plugins.module_utils._health import client_argument_spec
+from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import htpasswd_argument_spec
 from ansible_collections.dockyard.registry.plugins.module_utils._s3 import probe_bucket
 
 
@@ -539,7 +467,7 @@ def _certificate_facts(cert, now):
 
 def _htpasswd_facts(auth):
     return _info.htpasswd_facts(_read_htpasswd(auth['path']), auth['users'], exclusive=auth['exclusive'],
-                                update_password=auth['update_password'])
+                                update_password=auth['update_password'], cost=auth['cost'])
 
 
 def main():
@@ -551,29 +479,9 @@ def main():
                 sha256=dict(type='str', no_log=True),
                 regexp=dict(type='str', no_log=True),
             )),
-            certificate=dict(type='dict', options=dict(
-                path=dict(type='path', required=True),
-                privatekey_path=dict(type='path', required=True),
-                subject_alt_names=dict(type='list', elements='str', required=True),
-                key_type=dict(type='str', default='ecdsa', choices=['ecdsa', 'rsa']),
-                curve=dict(type='str', default='P-256', choices=['P-256', 'P-384']),
-                key_size=dict(type='int', choices=[2048, 3072, 4096]),
-                renew_before_days=dict(type='int', default=30),
-                ca_cert_path=dict(type='path'),
-            )),
-            htpasswd=dict(type='dict', no_log=False, options=dict(
-                path=dict(type='path', required=True),
-                **users_argument_spec()
-            )),
-            health=dict(type='dict', options=dict(
-                url=dict(type='str', required=True),
-                ca_path=dict(type='path'),
-                server_name=dict(type='str'),
-                username=dict(type='str'),
-                password=dict(type='str', no_log=True),
-                auth_expected=dict(type='bool', default=True),
-                request_timeout=dict(type='int', default=5),
-            )),
+            certificate=certificate_argument_spec(required=True).as_suboption(),
+            htpasswd=htpasswd_argument_spec(info=True).as_suboption(no_log=False),
+            health=client_argument_spec(request_timeout=_info.HEALTH_REQUEST_TIMEOUT).as_suboption(),
             s3=dict(type='dict', options=dict(
                 endpoint=dict(type='str', default=''),
                 region=dict(type='str', default='us-east-1'),
@@ -585,6 +493,7 @@ def main():
             )),
             project_name=dict(type='str'),
             images=dict(type='list', elements='str', default=[]),
+            ports=dict(type='list', elements='int', default=[]),
         ),
         supports_check_mode=True,
     )
@@ -625,6 +534,8 @@ def main():
             result['health'] = health.result()
     if params['s3'] is not None:
         result['s3'] = probe_bucket(**params['s3'])
+    if params['ports']:
+        result['ports'] = dict((str(port), addresses) for port, addresses in _info.listening_ports(params['ports']).items())
     if errors:
         module.fail_json(msg='; '.join(errors))
     for warning in warnings:

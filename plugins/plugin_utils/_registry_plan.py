@@ -35,6 +35,7 @@ import yaml
 
 from ansible.module_utils.six import string_types
 
+from ansible_collections.dockyard.registry.plugins.module_utils._docker_daemon import redact_url, registry_url_problem
 from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_drift import (
     DEFINITION_LABEL, registry_drift, stamp_definitions)
 
@@ -73,14 +74,42 @@ DIRECTORIES = (
 STORAGE_PARAMETERS = ('delete', 'maintenance', 'cache', 'redirect', 'tag')
 
 # The UI's HTTPS server in front of its own (port 80 inside the container, never published).
-UI_TLS_CONF = MANAGED + '''# HTTPS in front of the UI's own server (port 80 inside the container, never published):
+# Mozilla's "intermediate" TLS profile (ssl-config.mozilla.org, nginx): TLS 1.2 and 1.3, AEAD ECDHE
+# suites only, curves X25519, P-256 and P-384.
+MOZILLA_INTERMEDIATE_CIPHERS = ('ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:ECDHE-ECDSA-AES256-GCM-SHA384:'
+                                'ECDHE-RSA-AES256-GCM-SHA384:ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305')
+MOZILLA_INTERMEDIATE_CURVES = 'X25519:prime256v1:secp384r1'
+# The same suites by Go's names, for the registry's http.tls.ciphersuites (TLS 1.2; Go's TLS 1.3
+# suites are fixed and all in the profile). Go offers P-521 too and distribution cannot restrict
+# curves: the one known deviation from the profile (docs/SECURITY.md).
+REGISTRY_CIPHER_SUITES = [
+    'TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256', 'TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256',
+    'TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384', 'TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384',
+    'TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256',
+]
+HSTS = 'max-age=63072000'
+
+UI_TLS_CONF = MANAGED + '''# HTTPS in front of the UI's own server (on 127.0.0.1:80 inside the container, never published):
 # the browser's credentials never cross the network in clear.
 server {
     listen 443 ssl;
     ssl_certificate /etc/nginx/certs/registry.crt;
     ssl_certificate_key /etc/nginx/certs/registry.key;
     ssl_protocols TLSv1.2 TLSv1.3;
+    ssl_ciphers %(ciphers)s;
+    ssl_ecdh_curve %(curves)s;
+    ssl_prefer_server_ciphers off;
+    ssl_session_timeout 1d;
+    ssl_session_cache shared:DockyardTLS:10m;
+    ssl_session_tickets off;
+    server_tokens off;
     client_max_body_size 0;
+
+    add_header Strict-Transport-Security "%(hsts)s" always;
+    add_header X-Frame-Options "DENY" always;
+    add_header Content-Security-Policy "frame-ancestors 'none'" always;
+    add_header X-Content-Type-Options "nosniff" always;
+    add_header Referrer-Policy "no-referrer" always;
 
     location / {
         proxy_pass http://127.0.0.1:80;
@@ -88,13 +117,15 @@ server {
         proxy_set_header Host $http_host;
         proxy_set_header X-Forwarded-Proto https;
         proxy_set_header X-Forwarded-For $proxy_add_x_forwarded_for;
+        proxy_hide_header X-Frame-Options;
+        proxy_hide_header X-Content-Type-Options;
         proxy_request_buffering off;
         proxy_buffering off;
         proxy_read_timeout 900s;
         chunked_transfer_encoding on;
     }
 }
-'''
+''' % {'ciphers': MOZILLA_INTERMEDIATE_CIPHERS, 'curves': MOZILLA_INTERMEDIATE_CURVES, 'hsts': HSTS}
 
 CORS_HEADERS = (
     ('Access-Control-Allow-Credentials', ['true']),
@@ -626,6 +657,98 @@ def _major_of(v):
 STORAGE_DRIVERS = dict((driver.name, driver) for driver in (FilesystemStorage(), S3Storage()))
 
 
+# ------------------------------------------------------------------------------------------------
+# Registry modes: what the registry is for. `registry` stores what clients push; `mirror` is
+# distribution's pull-through cache (the `proxy` section) of one upstream registry.
+
+class RegistryMode(object):
+    name = None
+    # Whether clients can push (and delete): a pull-through cache answers both with 405 UNSUPPORTED.
+    accepts_pushes = True
+
+    def validate(self, v, major):
+        pass
+
+    def config(self, v, major):
+        """Top-level sections this mode adds to config.yml (never a secret)."""
+        return {}
+
+    def env_content(self, v):
+        """Content of secrets/mirror.env ('' when the mode needs no secret file)."""
+        return ''
+
+
+class PlainRegistry(RegistryMode):
+    name = 'registry'
+
+
+class MirrorRegistry(RegistryMode):
+    """distribution's pull-through cache: config.yml's `proxy` section (remoteurl, and ttl on 3.x,
+    the only version that reads it), the upstream credentials in secrets/mirror.env (0600) as the
+    REGISTRY_PROXY_USERNAME/PASSWORD overrides, never in config.yml."""
+    name = 'mirror'
+    accepts_pushes = False
+
+    def validate(self, v, major):
+        url = v.text('registry_mirror_url')
+        problem = registry_url_problem(url)
+        if problem:
+            v.problem("registry_mirror_url: '%s' %s; allowed: the upstream registry's base URL, http:// or https://"
+                      " and a host (and port), e.g. https://registry-1.docker.io%s." % (
+                          redact_url(url), problem,
+                          ', with the account in registry_mirror_username/password' if '@' in url else ''))
+        user, password = v.text('registry_mirror_username'), v.text('registry_mirror_password')
+        if bool(user) != bool(password):
+            v.problem('registry_mirror_username / registry_mirror_password: give both (the upstream account, the'
+                      ' password from vault) or neither (anonymous pulls); got %s and %s.'
+                      % ("username '%s'" % user if user else 'no username', 'a password' if password else 'no password'))
+        for name, value in (('registry_mirror_username', user), ('registry_mirror_password', password)):
+            if value and (value != value.strip() or re.search(r'[\x00-\x1f\x7f]', value)
+                          or (name == 'registry_mirror_username' and ':' in value)):
+                v.problem('%s: the value given (%d characters) has leading or trailing white space or a control'
+                          ' character%s; allowed: a single line without them.'
+                          % (name, len(value), " or ':'" if name == 'registry_mirror_username' else ''))
+        ttl = v.text('registry_mirror_ttl')
+        if ttl and major == 2:
+            v.problem("registry_mirror_ttl: '%s' cannot be honoured by registry_version %s: distribution 2.x has no"
+                      " proxy.ttl (its cache always expires after 168h); leave it empty, or deploy 3.x."
+                      % (ttl, v.text('registry_version')))
+        elif ttl and ttl != '0' and (not _DURATION_RE.match(ttl) or not re.search(r'[1-9]', ttl)):
+            v.problem("registry_mirror_ttl: '%s' is not a duration; allowed: a positive Go duration such as 168h or"
+                      " 24h30m, 0 to never expire the cache, or empty for distribution's default (168h)." % ttl)
+        if v.flag('registry_delete_enabled'):
+            v.problem('registry_delete_enabled: true cannot be honoured by registry_mode mirror: a pull-through'
+                      ' cache answers every delete (and push) with 405 UNSUPPORTED and expires what it cached by'
+                      ' itself (registry_mirror_ttl); set registry_delete_enabled: false (it also hides the'
+                      " UI's delete button).")
+
+    def config(self, v, major):
+        proxy = {'remoteurl': v.text('registry_mirror_url').rstrip('/')}
+        if major >= 3 and v.text('registry_mirror_ttl'):
+            proxy['ttl'] = v.text('registry_mirror_ttl')
+        return {'proxy': proxy}
+
+    def env_content(self, v):
+        if not v.text('registry_mirror_username'):
+            return ''
+        return mirror_env_content(v.text('registry_mirror_username'), v.text('registry_mirror_password'))
+
+
+REGISTRY_MODES = dict((mode.name, mode) for mode in (PlainRegistry(), MirrorRegistry()))
+
+
+def _env_value(value):
+    """A value distribution reads back exactly: a YAML double-quoted scalar (its REGISTRY_* overrides
+    are parsed as YAML), inside single quotes that Compose's env_file takes literally."""
+    import json
+    return "'%s'" % json.dumps(value).replace("'", '\\u0027')
+
+
+def mirror_env_content(username, password):
+    """secrets/mirror.env: the upstream credentials, as overrides of proxy.username/password."""
+    return 'REGISTRY_PROXY_USERNAME=%s\nREGISTRY_PROXY_PASSWORD=%s\n' % (_env_value(username), _env_value(password))
+
+
 def _choice(v, name, table):
     value = v.text(name)
     if value not in table:
@@ -850,6 +973,7 @@ class Context(object):
             'ui_tls_conf': os.path.join(self.dirs['ui'], 'tls.conf'),
             'env': os.path.join(self.dirs['secrets'], 'registry.env'),
             'ui_env': os.path.join(self.dirs['secrets'], 'ui.env'),
+            'mirror_env': os.path.join(self.dirs['secrets'], 'mirror.env'),
             'cert': os.path.join(self.dirs['certs'], 'registry.crt'),
             'key': os.path.join(self.dirs['certs'], 'registry.key'),
             'ca': os.path.join(self.dirs['certs'], 'ca.crt'),
@@ -899,6 +1023,32 @@ def _users(v):
     users = list(v['registry_users'] or [])
     proxy = v['registry_ui_proxy_user'] or {}
     return users, proxy
+
+
+def _registry_mode(v, major):
+    """The registry mode's table entry, after its rules (None when registry_mode is not in the table)."""
+    mode = _choice(v, 'registry_mode', REGISTRY_MODES)
+    overrides = v['registry_config_overrides']
+    if isinstance(overrides, dict) and 'proxy' in overrides:
+        v.problem('registry_config_overrides: proxy is not allowed there; a pull-through cache is registry_mode:'
+                  ' mirror with registry_mirror_url, registry_mirror_username, registry_mirror_password (from vault,'
+                  ' kept out of config.yml) and registry_mirror_ttl.')
+    if mode is not None and v.text('registry_state') == 'present':
+        mode.validate(v, major)
+    return mode
+
+
+def _mirror_env(v):
+    """Content of secrets/mirror.env ('' when the deployment has none)."""
+    mode = REGISTRY_MODES.get(v.text('registry_mode'))
+    return mode.env_content(v) if mode is not None else ''
+
+
+def _mirror_env_entry(v, ctx, root):
+    content = _mirror_env(v)
+    if content:
+        return dict(root, path=ctx.paths['mirror_env'], state='file', mode='0600', sha256=sha256_text(content))
+    return {'path': ctx.paths['mirror_env'], 'state': 'absent'}
 
 
 def _validate(v, ctx):
@@ -980,7 +1130,7 @@ def _validate(v, ctx):
 
 def _config(v, major, tls, ui, storage):
     """config.yml as data. The HTTP secret is not in it: it comes from secrets/registry.env."""
-    headers = {'X-Content-Type-Options': ['nosniff']}
+    headers = {'X-Content-Type-Options': ['nosniff'], 'Strict-Transport-Security': [HSTS]}
     if v.flag('registry_ui_enabled'):
         headers.update(ui.registry_headers(v))
     config = {
@@ -994,7 +1144,7 @@ def _config(v, major, tls, ui, storage):
         'http': {
             'addr': ':5000',
             'tls': {'certificate': CERT_MOUNT + '/registry.crt', 'key': CERT_MOUNT + '/registry.key',
-                    'minimumtls': 'tls1.2'},
+                    'minimumtls': 'tls1.2', 'ciphersuites': list(REGISTRY_CIPHER_SUITES)},
             # Plain HTTP and never published: only the container's healthcheck reaches it.
             'debug': {'addr': DEBUG_ADDR},
             'headers': headers,
@@ -1006,6 +1156,7 @@ def _config(v, major, tls, ui, storage):
     _scale_out_config(v, major, config, storage)
     if v.flag('registry_auth_enabled'):
         config['auth'] = {'htpasswd': {'realm': v.text('registry_auth_realm'), 'path': '/auth/htpasswd'}}
+    config.update(REGISTRY_MODES[v.text('registry_mode')].config(v, major))
     return deep_merge(config, v['registry_config_overrides'] or {})
 
 
@@ -1015,6 +1166,34 @@ def _config_text(v, major, config):
             % (v.text('registry_version'), CONFIG_MOUNTS[major]) + to_yaml(config))
 
 
+# Containers run with no new privileges and no capability they do not need. The registry needs none
+# (it runs as root in the container on port 5000 and writes only its storage) and its root file
+# system is read-only. The UI's nginx binds 80/443 and switches to its worker user, and its
+# entrypoint rewrites its own configuration at start: its root stays writable.
+REGISTRY_HARDENING = {'security_opt': ['no-new-privileges:true'], 'cap_drop': ['ALL'], 'read_only': True,
+                      'tmpfs': ['/tmp']}
+UI_HARDENING = {'security_opt': ['no-new-privileges:true'], 'cap_drop': ['ALL'],
+                'cap_add': ['CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'NET_BIND_SERVICE', 'SETGID', 'SETUID']}
+# Joxit 2.6.0 also reads NGINX_PROXY_HEADER_* from this file: forwarded credentials stay out of
+# `docker inspect`. Earlier versions read them from the environment only.
+UI_ENV_FILE = '/etc/nginx/.env'
+UI_ENV_FILE_SINCE = (2, 6)
+
+
+def ui_env_label(v, content):
+    """A label that changes with the UI's secret file (a mounted file's change does not recreate the
+    container by itself): PBKDF2 of it, so `docker inspect` does not give a fast way to guess the
+    password it holds."""
+    salt = ('dockyard-ui-env:' + v.text('registry_project_name')).encode('utf-8')
+    return hashlib.pbkdf2_hmac('sha256', content.encode('utf-8'), salt, 100000).hex()
+
+
+def ui_reads_env_file(v):
+    """Whether the UI image version reads NGINX_PROXY_HEADER_* from /etc/nginx/.env."""
+    match = re.match(r'^v?(\d+)\.(\d+)', v.text('registry_ui_version'))
+    return bool(match) and (int(match.group(1)), int(match.group(2))) >= UI_ENV_FILE_SINCE
+
+
 def _compose(v, ctx, major, tls, ui, storage, hashes):
     ui_enabled = v.flag('registry_ui_enabled')
     ui_tls = v.flag('registry_ui_tls')
@@ -1022,7 +1201,7 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
         'image': v.text('registry_image'),
         'pull_policy': v.text('registry_pull_policy'),
         'restart': v.text('registry_restart_policy'),
-        'env_file': [ctx.paths['env']],
+        'env_file': [ctx.paths['env']] + ([ctx.paths['mirror_env']] if _mirror_env(v) else []),
         'environment': {'OTEL_TRACES_EXPORTER': 'none'} if major >= 3 else {},
         'ports': ['%s:%s:5000' % (publish_address(v.text('registry_bind_address')), v['registry_port'])],
         'volumes': [
@@ -1038,10 +1217,15 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
         'healthcheck': {'test': list(HEALTHCHECK), 'interval': v.text('registry_healthcheck_interval'),
                         'timeout': '5s', 'retries': 3, 'start_period': '5s'},
     }
+    registry.update(REGISTRY_HARDENING)
     services = {'registry': registry}
     if ui_enabled:
-        environment = {'REGISTRY_TITLE': v['registry_ui_title'], 'SINGLE_REGISTRY': 'true',
+        environment = {'REGISTRY_TITLE': v['registry_ui_title'], 'DOCKER_REGISTRY_UI_TITLE': v['registry_ui_title'],
+                       'SINGLE_REGISTRY': 'true', 'ENABLE_VERSION_NOTIFICATION': 'false',
                        'DELETE_IMAGES': 'true' if v.flag('registry_delete_enabled') else 'false'}
+        if ui_tls:
+            # The plain server only for the HTTPS server in front of it, inside the container.
+            environment['NGINX_LISTEN_PORT'] = '127.0.0.1:80'
         environment.update(ui.environment(v))
         environment.update(v['registry_ui_env'] or {})
         services['ui'] = {
@@ -1052,16 +1236,21 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
             # UI whenever it recreates the registry (docker/compose#10308).
             'depends_on': {'registry': {'condition': 'service_healthy'}},
             'environment': env_strings(environment),
-            'env_file': [ctx.paths['ui_env']] if ui.forwards_credentials else [],
+            'env_file': [ctx.paths['ui_env']] if ui.forwards_credentials and not ui_reads_env_file(v) else [],
             'ports': ['%s:%s:%s' % (publish_address(v.text('registry_ui_bind_address')), v['registry_ui_port'],
                                     443 if ui_tls else 80)],
-            'volumes': ['%s:/etc/nginx/certs:ro' % ctx.dirs['certs'],
-                        '%s:/etc/nginx/conf.d/dockyard-tls.conf:ro' % ctx.paths['ui_tls_conf']] if ui_tls else [],
+            'volumes': (['%s:/etc/nginx/certs:ro' % ctx.dirs['certs'],
+                         '%s:/etc/nginx/conf.d/dockyard-tls.conf:ro' % ctx.paths['ui_tls_conf']] if ui_tls else [])
+            + (['%s:%s:ro' % (ctx.paths['ui_env'], UI_ENV_FILE)] if ui.forwards_credentials and ui_reads_env_file(v) else []),
             'labels': {
                 'io.dockyard.registry.certificate-sha256': hashes['certificate'] if ui_tls else '',
                 'io.dockyard.registry.tls-conf-sha256': hashes['ui_tls_conf'] if ui_tls else '',
             },
         }
+        if ui.forwards_credentials and ui_reads_env_file(v):
+            services['ui']['labels']['io.dockyard.registry.ui-env'] = ui_env_label(
+                v, ui_env_content(v['registry_ui_proxy_user'] or {}))
+        services['ui'].update(UI_HARDENING)
     if storage.shared:
         registry['stop_grace_period'] = STOP_GRACE_PERIOD
     networks = [str(name) for name in v.get('registry_networks') or []]
@@ -1090,6 +1279,7 @@ def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256, env_extra=''):
         files.append(dict(root, path=ctx.paths['ui_env'], state='file', mode='0600', sha256=ui_env_sha256))
     else:
         files.append({'path': ctx.paths['ui_env'], 'state': 'absent'})
+    files.append(_mirror_env_entry(v, ctx, root))
     files.append(dict(root, path=ctx.paths['config'], state='file', mode='0644', checksum=True))
     files.append(dict(root, path=ctx.paths['compose'], state='file', mode='0644', checksum=True))
     if v.flag('registry_auth_enabled'):
@@ -1130,15 +1320,20 @@ def _warnings(v, ui):
         warnings.append("WARNING: registry_ui_mode is forward_credentials and the UI is published on %s: ANYONE who"
                         " reaches port %s acts as '%s' for every registry request, push and delete included."
                         % (ui_bind, v['registry_ui_port'], proxy.get('name', '') if isinstance(proxy, dict) else ''))
-    if not v.flag('registry_auth_enabled'):
+    if not v.flag('registry_auth_enabled') and v.text('registry_mode') == 'mirror':
+        account = v.text('registry_mirror_username')
+        warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can pull through the'
+                        ' mirror%s (pushes are refused).'
+                        % (v['registry_port'], ' with the upstream account %s' % account if account else ''))
+    elif not v.flag('registry_auth_enabled'):
         warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can push, pull%s.'
                         % (v['registry_port'], ' and delete' if v.flag('registry_delete_enabled') else ''))
     return warnings
 
 
 def _health_client(v, ctx, tls, present_users):
-    url = v.text('registry_health_url') or 'https://%s:%s' % (local_address(v.text('registry_bind_address')),
-                                                               v['registry_port'])
+    published = local_address(v.text('registry_bind_address'))
+    url = v.text('registry_health_url') or 'https://%s:%s' % (published, v['registry_port'])
     client = {'url': url, 'server_name': v.text('registry_server_name'),
               'auth_expected': v.flag('registry_auth_enabled')}
     if tls.has_ca(v):
@@ -1147,6 +1342,46 @@ def _health_client(v, ctx, tls, present_users):
         client['username'] = present_users[0].get('name')
         client['password'] = present_users[0].get('password')
     return client
+
+
+def _overlaps(address, bind):
+    """Whether a socket listening on ``address`` takes the port from a publication on ``bind``."""
+    return is_wildcard(address) or is_wildcard(bind) or address == bind or (
+        bind == 'localhost' and is_loopback(address))
+
+
+def port_problems(v, info):
+    """Ports this deployment would publish that something else on the host holds (from the look)."""
+    listening = (info or {}).get('ports') or {}
+    ours = []
+    for container in (info or {}).get('containers') or []:
+        ours.extend(container.get('published') or [])
+    wanted = [('registry_port', v['registry_port'], v.text('registry_bind_address'))]
+    if v.flag('registry_ui_enabled'):
+        wanted.append(('registry_ui_port', v['registry_ui_port'], v.text('registry_ui_bind_address')))
+    problems = []
+    for name, port, bind in wanted:
+        taken = [address for address in listening.get(str(port)) or [] if _overlaps(address, bind)]
+        held = [item for item in ours if int(item.get('port') or 0) == int(port)
+                and _overlaps(item.get('address') or '0.0.0.0', bind)]
+        if taken and not held:
+            problems.append('%s: %s is already in use on this host (a socket listens on %s) by something other than'
+                            " this deployment (Compose project '%s'); allowed: a free port, or stop what holds it."
+                            % (name, port, ', '.join('%s:%s' % (publish_address(a), port) for a in taken),
+                               v.text('registry_project_name')))
+    return problems
+
+
+ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'mirror_env', 'htpasswd')
+
+
+def rollback_plan(ctx, info):
+    """What to keep before applying so that a failed apply can restore the running deployment: the
+    files the containers read that exist now, when any container of the project runs."""
+    running = any(container.get('state') == 'running' for container in info.get('containers') or [])
+    facts = info.get('paths') or {}
+    files = [ctx.paths[key] for key in ROLLBACK_FILES if (facts.get(ctx.paths[key]) or {}).get('exists')]
+    return {'dir': os.path.join(ctx.base, '.rollback'), 'files': files if running else []}
 
 
 def _forced(v, info):
@@ -1170,11 +1405,12 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     v = Variables(variables)
     ctx = Context(v, read_file)
     major, tls, ui, storage = _validate(v, ctx)
+    mode = _registry_mode(v, major)
     present = v.text('registry_state') == 'present'
     plan = {'problems': v.problems, 'state': v.text('registry_state'), 'dirs': ctx.dirs, 'paths': ctx.paths}
     if v.problems or not present:
         plan['look'] = {'paths': [], 'images': [], 'certificate': None, 'htpasswd': None, 'health': None,
-                        'project_name': None, 's3': None}
+                        'project_name': None, 'ports': [], 's3': None}
         return plan
 
     ui_enabled = v.flag('registry_ui_enabled')
@@ -1224,7 +1460,8 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
             'images': images, 'health': health if v.flag('registry_health_check') else None,
             'htpasswd': ({'path': ctx.paths['htpasswd'], 'users': all_users,
                           'exclusive': v.flag('registry_users_exclusive'),
-                          'update_password': v.text('registry_users_update_password')}
+                          'update_password': v.text('registry_users_update_password'),
+                          'cost': int(v['registry_htpasswd_cost'])}
                          if v.flag('registry_auth_enabled') else None)}
     plan.update({
         'major': major,
@@ -1239,6 +1476,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
                                           or v.text('registry_ui_bind_address') in ('0.0.0.0', '::'))},
         'storage': {'driver': storage.name, 'where': storage.where(v)},
         'secret_env': extra_env,
+        'mode': {'name': mode.name, 'accepts_pushes': mode.accepts_pushes, 'env_content': mode.env_content(v)},
         'users': all_users,
         'directories': directories,
         'layout': layout,
@@ -1252,12 +1490,15 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         'warnings': _warnings(v, ui),
         'forced': _forced(v, info),
     })
+    look['ports'] = [int(v['registry_port'])] + ([int(v['registry_ui_port'])] if ui_enabled else [])
     if info is not None:
+        plan['rollback'] = rollback_plan(ctx, plain(info))
+        plan['problems'].extend(port_problems(v, plain(info)))
         plan['drift'] = registry_drift(plain(info), layout, checksums, compose, certificate=tls.judged_by_look,
                                        htpasswd=v.flag('registry_auth_enabled'))
-        plan['problems'] = _deployed_problems(v, storage, plain(info))
+        plan['problems'].extend(_deployed_problems(v, storage, plain(info)))
     return plan
 
 
-__all__ = ['build_plan', 'PlanError', 'TLS_MODES', 'UI_MODES', 'STORAGE_DRIVERS', 'DEFINITION_LABEL', 'STORAGE_LABEL',
-           'env_content', 'ui_env_content', 'stored_http_secret', 'user_problems', 'env_strings']
+__all__ = ['build_plan', 'PlanError', 'TLS_MODES', 'UI_MODES', 'STORAGE_DRIVERS', 'REGISTRY_MODES', 'DEFINITION_LABEL',
+           'STORAGE_LABEL', 'env_content', 'ui_env_content', 'stored_http_secret', 'user_problems', 'env_strings']

@@ -35,7 +35,9 @@ ensure_venv() {
 sync_collection_copy() {
   local dest="$BUILD/ansible-test/ansible_collections/dockyard/registry"
   mkdir -p "$dest"
-  rsync -a --delete --exclude .git --exclude .venv --exclude .build --exclude tests/output \
+  # pytest-ansible (integration tests) makes a collections/ tree in pytest's rootdir: never copy it.
+  rm -rf "$dest/collections"
+  rsync -a --delete --exclude /collections --exclude .git --exclude .venv --exclude .build --exclude tests/output \
     --exclude __pycache__ --exclude .pytest_cache "$REPO/" "$dest/"
   # ansible-test lists files through git: give the copy a work tree of its own, or it is seen as
   # untracked files of the enclosing checkout and every target is skipped.

@@ -13,6 +13,11 @@ Role deployments (tests/integration/test_role*.py):
 S3 (tests/integration/s3_lib.py):
   ceph_rgw            module-scoped factory of started, healthy Ceph RADOS Gateways (s3_lib.CephRGW),
                       each removed at the end of the module, also when a test failed
+
+Module tests:
+  local_registries    factory of roles_lib.LocalRegistry processes (Debian's docker-registry), each
+                      in its own directory under tmp_path, all stopped at teardown; skips when the
+                      package is not installed
 """
 
 from __future__ import absolute_import, division, print_function
@@ -91,3 +96,22 @@ def ceph_rgw(docker_engine):
 
     yield make
     teardown_all(made)
+
+
+@pytest.fixture
+def local_registries(tmp_path):
+    """make(start=True, **roles_lib.LocalRegistry options) -> LocalRegistry (started unless start=False)."""
+    if not os.access(roles_lib.REGISTRY_BIN, os.X_OK):
+        pytest.skip('needs Debian package docker-registry (%s)' % roles_lib.REGISTRY_BIN)
+    made = []
+
+    def make(start=True, **options):
+        directory = tmp_path / ('registry%d' % len(made))
+        directory.mkdir()
+        registry = roles_lib.LocalRegistry(directory, **options)
+        made.append(registry)
+        return registry.start() if start else registry
+
+    yield make
+    for registry in made:
+        registry.stop()

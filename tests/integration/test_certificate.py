@@ -19,15 +19,14 @@ __metaclass__ = type
 import json
 import os
 import shutil
-import socket
 import stat
 import subprocess
 import sys
-import time
 
 import pytest
 
-REGISTRY = '/usr/bin/docker-registry'
+from roles_lib import curl_run, run_tasks
+
 OPENSSL = shutil.which('openssl')
 CURL = shutil.which('curl')
 SYSTEM_PYTHON = '/usr/bin/python3'
@@ -52,24 +51,12 @@ pytestmark = pytest.mark.skipif(not (OPENSSL and CURL and shutil.which('ansible-
 def play(request, tmp_path):
     """play(tasks, check=False, expect_failure=False) -> {task name: result on localhost}."""
     interpreter = request.param
-    env = dict(os.environ, ANSIBLE_STDOUT_CALLBACK='ansible.posix.json', ANSIBLE_LOCALHOST_WARNING='false',
-               ANSIBLE_INVENTORY_UNPARSED_WARNING='false', ANSIBLE_LOCAL_TEMP=str(tmp_path / '.ansible-tmp'),
-               ANSIBLE_NOCOLOR='1')
-    assert env.get('ANSIBLE_COLLECTIONS_PATH'), 'run after: eval "$(scripts/dev-env)"'
-    counter = [0]
+    assert os.environ.get('ANSIBLE_COLLECTIONS_PATH'), 'run after: eval "$(scripts/dev-env)"'
 
     def _play(tasks, check=False, expect_failure=False):
-        counter[0] += 1
-        playbook = tmp_path / ('playbook-%d.json' % counter[0])
-        playbook.write_text(json.dumps([{
-            'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
-            'vars': {'ansible_python_interpreter': interpreter}, 'tasks': tasks}]))
-        cmd = ['ansible-playbook', '--diff', '-i', 'localhost,', str(playbook)] + (['--check'] if check else [])
-        proc = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True,
-                              check=False)
-        assert (proc.returncode != 0) == expect_failure, proc.stdout[-3000:] + proc.stderr[-3000:]
-        output = json.loads(proc.stdout)
-        results = dict((t['task']['name'], t['hosts']['localhost']) for t in output['plays'][0]['tasks'])
+        run = run_tasks(tmp_path, tasks, python=interpreter, check=check, diff=True)
+        assert (run.rc != 0) == expect_failure, run.describe()
+        results = run.results()
         for result in results.values():
             assert 'PRIVATE KEY' not in json.dumps(result)
         return results
@@ -125,69 +112,21 @@ def openssl_fingerprint(cert_path):
     return out.strip().split('=', 1)[1]
 
 
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(('127.0.0.1', 0))
-        return s.getsockname()[1]
-
-
 @pytest.fixture
-def tls_registry(tmp_path):
+def tls_registry(local_registries):
     """start(cert, key) -> port of a real docker-registry serving TLS with that pair."""
-    if not os.access(REGISTRY, os.X_OK):
-        pytest.skip('needs Debian package docker-registry')
-    procs = []
-
-    def start(cert, key):
-        port = free_port()
-        data = tmp_path / ('registry-data-%d' % port)
-        data.mkdir()
-        config = tmp_path / ('registry-%d.yml' % port)
-        config.write_text(json.dumps({  # JSON is YAML
-            'version': 0.1, 'log': {'level': 'warn'},
-            'storage': {'filesystem': {'rootdirectory': str(data)}},
-            'http': {'addr': '127.0.0.1:%d' % port, 'secret': 'integration-test-only',
-                     'tls': {'certificate': str(cert), 'key': str(key)}}}))
-        log = open(str(tmp_path / ('registry-%d.log' % port)), 'w')
-        proc = subprocess.Popen([REGISTRY, 'serve', str(config)], stdout=log, stderr=subprocess.STDOUT)
-        procs.append((proc, log))
-        deadline = time.time() + 20
-        while time.time() < deadline:
-            assert proc.poll() is None, open(log.name).read()
-            try:
-                socket.create_connection(('127.0.0.1', port), timeout=0.5).close()
-                return port
-            except OSError:
-                time.sleep(0.1)
-        raise AssertionError('registry did not listen: %s' % open(log.name).read())
-
-    yield start
-    for proc, log in procs:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
-def curl(url, cacert=None):
-    cmd = [CURL, '-sS', '--noproxy', '*', '--max-time', '10', '-o', '/dev/null', '-w', '%{http_code}', url]
-    if cacert:
-        cmd[1:1] = ['--cacert', str(cacert)]
-    return subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True, check=False)
+    return lambda cert, key: local_registries(tls=(cert, key)).port
 
 
 def assert_served(port, ca, wrong_ca):
     for host in ('localhost', '127.0.0.1'):
         url = 'https://%s:%d/v2/' % (host, port)
-        trusted = curl(url, cacert=ca)
-        assert trusted.returncode == 0 and trusted.stdout == '200', trusted.stderr
-        untrusted = curl(url)  # negative control: same request without the CA
-        assert untrusted.returncode == 60 and 'certificate' in untrusted.stderr, untrusted
-        wrong = curl(url, cacert=wrong_ca)  # and with another CA
-        assert wrong.returncode == 60, wrong
+        trusted = curl_run(url, cacert=ca)
+        assert trusted.rc == 0 and trusted.status == 200, trusted.error
+        untrusted = curl_run(url)  # negative control: same request without the CA
+        assert untrusted.rc == 60 and 'certificate' in untrusted.error, untrusted
+        wrong = curl_run(url, cacert=wrong_ca)  # and with another CA
+        assert wrong.rc == 60, wrong
 
 
 # ------------------------------------------------------------------ flows
@@ -326,3 +265,87 @@ def test_bad_ca_inputs(play, tmp_path):
     assert results['junk']['failed'] and results['junk']['msg'] == (
         'ca_cert_path=%r: not a readable PEM certificate' % str(unreadable))
     assert os.listdir(str(certs)) == []
+
+
+# ------------------------------------------------------------------ provided chains (issue 11)
+
+def openssl_ok(*args):
+    result = openssl(*args)
+    assert result.returncode == 0, result.stdout
+    return result
+
+
+def openssl_ca(directory, name, subject, signer=None, algorithm='ed25519', sans=None):
+    """A key (genpkey ALGORITHM) and a certificate made by the OpenSSL CLI: self-signed, or signed by
+    ``signer`` (a (cert, key) pair). CA:TRUE unless ``sans`` (then a server certificate)."""
+    key, cert, csr = (str(directory / (name + suffix)) for suffix in ('.key', '.crt', '.csr'))
+    keyopts = {'ed25519': ['-algorithm', 'ed25519'], 'rsa': ['-algorithm', 'rsa', '-pkeyopt', 'rsa_keygen_bits:2048'],
+               'ecdsa': ['-algorithm', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256']}[algorithm]
+    openssl_ok('genpkey', *(keyopts + ['-out', key]))
+    extensions = directory / (name + '.ext')
+    extensions.write_text('subjectAltName=%s\nbasicConstraints=critical,CA:FALSE\n' % sans if sans
+                          else 'basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n')
+    if signer is None:
+        openssl_ok('req', '-x509', '-key', key, '-subj', '/CN=' + subject, '-days', '2', '-out', cert,
+                   '-extensions', 'v3', '-config', str(_req_config(directory, extensions)))
+    else:
+        openssl_ok('req', '-new', '-key', key, '-subj', '/CN=' + subject, '-out', csr)
+        openssl_ok('x509', '-req', '-in', csr, '-CA', str(signer[0]), '-CAkey', str(signer[1]), '-set_serial',
+                   str(int.from_bytes(os.urandom(8), 'big')), '-days', '2', '-extfile', str(extensions), '-out', cert)
+    return directory / (name + '.crt'), directory / (name + '.key')
+
+
+def _req_config(directory, extensions):
+    config = directory / 'req.cnf'
+    config.write_text('[req]\ndistinguished_name=dn\n[dn]\n[v3]\n' + extensions.read_text())
+    return config
+
+
+def concatenate(path, *parts):
+    path.write_text(''.join(part.read_text() for part in parts))
+    return path
+
+
+def test_provided_chain_checked_as_the_role_does(play, tmp_path, tls_registry, stranger_ca):
+    """install mode in check mode on the provided files (what the registry role runs on the controller):
+    a chain in order passes and is served; another CA's intermediate of the same name, or the right
+    pieces in the wrong order, are refused with one message naming the file; OpenSSL agrees."""
+    root = openssl_ca(tmp_path, 'root', 'Provided Root', algorithm='rsa')
+    intermediate = openssl_ca(tmp_path, 'intermediate', 'Provided Intermediate', signer=root)
+    impostor = openssl_ca(tmp_path, 'impostor', 'Provided Intermediate', signer=root)  # same name, own key
+    leaf_crt, leaf_key = openssl_ca(tmp_path, 'leaf', 'localhost', signer=intermediate, algorithm='ecdsa',
+                                    sans='DNS:localhost,IP:127.0.0.1')
+    bundles = {
+        'good': concatenate(tmp_path / 'good.pem', leaf_crt, intermediate[0]),
+        'impostor': concatenate(tmp_path / 'impostor.pem', leaf_crt, impostor[0]),
+        'wrong order': concatenate(tmp_path / 'wrong-order.pem', intermediate[0], leaf_crt),
+    }
+    # OpenSSL's verdicts, with the root as the only trust anchor.
+    assert openssl('verify', '-CAfile', str(root[0]), '-untrusted', str(intermediate[0]), str(leaf_crt)).returncode == 0
+    assert openssl('verify', '-CAfile', str(root[0]), '-untrusted', str(impostor[0]), str(leaf_crt)).returncode != 0
+
+    before = dict((name, path.read_bytes()) for name, path in bundles.items())
+    results = play([dict(task(name, mode='install', path=str(path), privatekey_path=str(leaf_key),
+                              certificate_content="{{ lookup('ansible.builtin.file', %r) }}" % str(path)),
+                         ignore_errors=True) for name, path in bundles.items()], check=True)
+    good = results['good']
+    assert not good.get('failed') and good['reason'] == 'valid', good
+    assert good['issuer'] == 'CN=Provided Intermediate' and good['subject_alt_names'] == ['DNS:localhost', 'IP:127.0.0.1']
+    prefix = 'certificate_content (for path=%r): ' % str(bundles['impostor'])
+    assert results['impostor']['failed'] and results['impostor']['msg'] == prefix + (
+        "certificate 2 (subject 'CN=Provided Intermediate') did not sign certificate 1 (subject 'CN=localhost'): "
+        "it has the issuer's name, but the signature does not verify with its key (a certificate of another CA "
+        "with the same name?). Each certificate must be followed by the one that signed it"), results['impostor']
+    assert results['wrong order']['failed'] and results['wrong order']['msg'] == (
+        'certificate_content (for path=%r): ' % str(bundles['wrong order'])
+        + "the chain is in the wrong order: certificate 1 (subject 'CN=Provided Intermediate') signed certificate 2 "
+        "(subject 'CN=localhost'). Put the server certificate first, then the certificate that signed it, and so on")
+    assert dict((name, path.read_bytes()) for name, path in bundles.items()) == before  # check mode wrote nothing
+
+    # The good chain, served by the real registry, verifies against the root alone.
+    port = tls_registry(bundles['good'], leaf_key)
+    assert_served(port, root[0], stranger_ca)
+    # Negative control: the server certificate alone (no intermediate) does not verify against the root.
+    alone = tls_registry(leaf_crt, leaf_key)
+    refused = curl('https://localhost:%d/v2/' % alone, cacert=root[0])
+    assert refused.returncode == 60, refused

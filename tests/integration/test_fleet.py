@@ -149,11 +149,8 @@ class FleetE2E:
 
     def site(self):
         """ansible-playbook -i <fleet inventory> playbooks/site.yml (group_vars beside the inventory)."""
-        argv = ['ansible-playbook', '-i', self.fleet.inventory, roles_lib.PLAYBOOK]
-        env = roles_lib.playbook_env()
-        env['ANSIBLE_PIPELINING'] = '1'
-        proc = roles_lib.run(argv, env=env, timeout=900, cwd=roles_lib.REPO)
-        return roles_lib.PlaybookResult(argv, proc)
+        return roles_lib.ansible_playbook(roles_lib.PLAYBOOK, self.fleet.inventory, env={'ANSIBLE_PIPELINING': '1'},
+                                          timeout=900)
 
     def deploy(self):
         result = self.site()
@@ -344,11 +341,12 @@ def e2e(docker_engine, tmp_path_factory):
         archives = fleetlib.save_images(os.path.join(root, 'images'))
         images = {a['image']: a for a in archives}
         ctx.payload = dict([a for a in archives if a['kind'] == 'payload'][0])
-        registry_image = 'docker.io/library/registry:2.8.3'
+        registry_image = roles_lib.REGISTRY_IMAGE
         for directory in ('ca', 'ca2'):
             os.makedirs(os.path.join(root, directory), mode=0o700)
         ctx.write_vars(
-            registry_version='2.8.3',
+            registry_version=roles_lib.REGISTRY_VERSION,
+            registry_image=registry_image,
             # The UI is off to save time: the hosts get only the registry image, from its archive.
             registry_ui_enabled=False,
             registry_image_archives=[{'src': images[registry_image]['src'], 'image': registry_image}],
@@ -385,7 +383,7 @@ def test_1_site_deploys_ca_signed_registries_keys_stay_home(e2e):
             assert e2e.sh_ok(registry, 'cat %s' % HOST_CA) == handle.read()
         # The image came from the archive: the registry runs it and nothing else was loaded.
         images = e2e.sh_ok(registry, "docker images --format '{{.Repository}}:{{.Tag}}'").split()
-        assert images == ['registry:2.8.3'], (registry.fqdn, images)
+        assert images == [roles_lib.REGISTRY_IMAGE], (registry.fqdn, images)
         state = e2e.record(registry, 'deployed')
         proc = e2e.verify(ca_cert, state['path'])
         assert proc.returncode == 0 and ': OK' in proc.stdout, (registry.fqdn, proc.stdout, proc.stderr)

@@ -131,13 +131,13 @@ def test_the_fleet_key_is_required(fleet, tmp_path):
 
 def test_save_images_for_the_role(fleet_image, tmp_path):
     archives = fleetlib.save_images(str(tmp_path))
-    assert [a['image'] for a in archives] == ['docker.io/library/registry:2.8.3',
-                                              'docker.io/joxit/docker-registry-ui:2.5.7',
+    # The stand-ins under their own names (never an upstream name), as the role gets them.
+    assert [a['image'] for a in archives] == [roles_lib.REGISTRY_IMAGE, roles_lib.UI_IMAGE,
                                               'docker.io/dockyard-test/hello:1']
     for archive in archives:
         with tarfile.open(archive['src']) as tar:
             manifest = json.load(tar.extractfile('manifest.json'))
-        short = archive['image'].replace('docker.io/library/', '').replace('docker.io/', '')
+        short = archive['image'].replace('docker.io/', '')
         assert manifest[0]['RepoTags'] == [short]
     before = os.stat(archives[0]['src']).st_mtime_ns
     assert fleetlib.save_images(str(tmp_path)) == archives
@@ -148,6 +148,8 @@ def test_save_images_for_the_role(fleet_image, tmp_path):
         variables = json.load(handle)
     assert [a['image'] for a in variables['registry_image_archives']] == [a['image'] for a in archives[:2]]
     assert variables['fleet_payload_archives'] == [{'src': archives[2]['src'], 'image': archives[2]['image']}]
+    assert (variables['registry_image'], variables['registry_ui_image'], variables['registry_version']) == (
+        roles_lib.REGISTRY_IMAGE, roles_lib.UI_IMAGE, roles_lib.REGISTRY_VERSION)
 
 
 def test_cli_up_and_down_leave_nothing(fleet_image, tmp_path):

@@ -30,7 +30,7 @@ import uuid
 import pytest
 
 import roles_lib
-from roles_lib import CERTS_D, REPO, PlaybookResult, curl, docker, playbook_env, run
+from roles_lib import CERTS_D, REPO, ansible_playbook, curl, docker, run
 
 SITE = os.path.join(REPO, 'playbooks', 'site.yml')
 SYSTEM_TRUST_DIR = '/usr/local/share/ca-certificates'
@@ -143,25 +143,30 @@ class Client:
         self.config_dirs = []   # (DOCKER_CONFIG, PATH prefix or None) to log out of in teardown
         self.extra_certs_d = []  # other certs.d directories a test might have made
 
-    def play(self, playbook=None, check=False, verbosity=0, extra_path=None, **variables):
+    def play(self, playbook=None, check=False, verbosity=0, extra_path=None, callback=None, **variables):
         values = dict(self.dep.vars)
         values.update(variables)
-        vars_file = os.path.join(self.workdir, 'vars-%s.json' % uuid.uuid4().hex[:8])
-        with open(vars_file, 'w') as handle:
-            json.dump(values, handle)
-        os.chmod(vars_file, 0o600)
-        argv = ['ansible-playbook', '-i', self.inventory, playbook or self.playbook, '-e', '@' + vars_file]
-        if check:
-            argv.append('--check')
-        if verbosity:
-            argv.append('-' + 'v' * verbosity)
-        proc = run(argv, env=playbook_env(extra_path), timeout=600, cwd=REPO)
-        return PlaybookResult(argv, proc)
+        env = {'ANSIBLE_STDOUT_CALLBACK': callback} if callback else None
+        return ansible_playbook(playbook or self.playbook, self.inventory, variables=values, workdir=self.workdir,
+                                check=check, verbosity=verbosity, extra_path=extra_path, env=env)
 
     def apply(self, **kwargs):
         result = self.play(**kwargs)
         assert result.rc == 0, result.describe()
         return result
+
+    def apply_json(self, check=False, **variables):
+        """Run the client playbook with the JSON callback: (changed count, {task name: result of
+        localhost}) from the registered results, not from the callback's text."""
+        result = self.play(check=check, callback='ansible.posix.json', **variables)
+        assert result.rc == 0, result.describe()
+        report = json.loads(result.stdout[result.stdout.index('{'):])
+        tasks = {}
+        for play in report['plays']:
+            for task in play['tasks']:
+                name = task['task']['name'].split(' : ', 1)[-1]
+                tasks.setdefault(name, task['hosts'].get('localhost', {}))
+        return report['stats']['localhost']['changed'], tasks
 
     def config_dir(self, label, extra_path=None):
         path = os.path.join(self.workdir, 'docker-config-%s-%s' % (label, uuid.uuid4().hex[:6]))
@@ -278,6 +283,89 @@ def test_rerun_and_check_mode_change_nothing(client):
         result = client.apply(**kwargs)
         assert result.changed == 0, '%r changed %r\n%s' % (kwargs, result.changed_tasks(), result.describe())
     assert dockerd_pids() == pids
+
+
+APPLY_TASK = 'Install the CA certificate of each registry'
+
+
+def _applied(tasks):
+    """Whether the apply tasks ran (the include of trust.yml was not skipped)."""
+    include = tasks['Trust the registries']
+    return not include.get('skipped') and APPLY_TASK in tasks
+
+
+def test_untouched_rerun_looks_once_and_skips_the_apply_tasks(client):
+    changed, tasks = client.apply_json()
+    assert changed == 0
+    assert 'paths' in tasks['Look at the client (read-only)']
+    assert tasks['Trust the registries'].get('skipped') is True
+    assert not _applied(tasks) and 'Create the certs.d directory of each registry' not in tasks
+    # This machine is the registry host, reached with the local connection: its CA is read on the
+    # controller, no slurp runs.
+    assert tasks['Read the CA of each registry host'].get('skipped') is True
+
+
+def _drift_removed_ca(client):
+    os.unlink(os.path.join(client.certs_d, 'ca.crt'))
+    return lambda: os.path.exists(os.path.join(client.certs_d, 'ca.crt'))
+
+
+def _drift_mode(client):
+    os.chmod(os.path.join(client.certs_d, 'ca.crt'), 0o600)
+    os.chmod(client.certs_d, 0o700)
+    return lambda: mode(os.path.join(client.certs_d, 'ca.crt')) == 0o644 and mode(client.certs_d) == 0o755
+
+
+def _drift_content(client):
+    with open(os.path.join(client.certs_d, 'ca.crt'), 'a') as handle:
+        handle.write('# edited by hand\n')
+    with open(client.dep.ca) as handle:
+        wanted = pem_certificates(handle.read())
+    return lambda: open(os.path.join(client.certs_d, 'ca.crt')).read() == wanted
+
+
+@pytest.mark.parametrize('make_drift', [_drift_removed_ca, _drift_mode, _drift_content],
+                         ids=['removed-ca', 'changed-mode', 'edited-ca'])
+def test_hand_made_drift_is_repaired_then_the_rerun_is_a_no_op(client, make_drift):
+    repaired = make_drift(client)
+    assert not repaired()
+
+    # Check mode sees it and writes nothing.
+    changed, tasks = client.apply_json(check=True)
+    assert changed > 0 and _applied(tasks) and not repaired()
+
+    changed, tasks = client.apply_json()
+    assert changed > 0 and _applied(tasks)
+    assert repaired()
+    drift = tasks['Report what differs from the plan']['msg']
+    assert drift and all(item['path'].startswith(client.certs_d) for item in drift), drift
+
+    changed, tasks = client.apply_json()
+    assert changed == 0 and not _applied(tasks)
+
+
+def test_a_stale_directory_of_a_registry_no_longer_trusted_is_removed(client):
+    """A certs.d directory someone made again for a registry listed as absent: the look sees it,
+    the apply tasks remove it (empty), and the next run is a no-op."""
+    with open(client.dep.ca) as handle:
+        ca = handle.read()
+    port = roles_lib.free_ports(1)[0]
+    stale = os.path.join(CERTS_D, 'stale.invalid:%d' % port)
+    client.extra_certs_d.append(stale)
+    registries = {'registry_client_registries': [
+        {'name': client.name, 'port': client.dep.port, 'ca_cert_content': ca},
+        {'name': 'stale.invalid', 'port': port, 'state': 'absent'}]}
+    changed, tasks = client.apply_json(**registries)
+    assert changed == 0 and not _applied(tasks)
+
+    os.makedirs(stale)
+    changed, tasks = client.apply_json(**registries)
+    assert changed == 1 and tasks['Trust the registries'].get('skipped') is not True
+    assert not os.path.exists(stale)
+    assert os.path.exists(os.path.join(client.certs_d, 'ca.crt'))
+
+    changed, tasks = client.apply_json(**registries)
+    assert changed == 0 and tasks['Trust the registries'].get('skipped') is True
 
 
 def test_role_logs_in_idempotently_without_showing_the_password(client):

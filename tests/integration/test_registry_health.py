@@ -15,20 +15,21 @@ import datetime
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
 import time
 
 import pytest
 
-REGISTRY_BIN = '/usr/bin/docker-registry'
+import roles_lib
+from roles_lib import curl
+
 USER = 'health'
 PASSWORD = 'Pw-registry-health-7c1e9a'  # unique, so its absence from output can be asserted
 CERT_DAYS = 30
 SYSTEM_PYTHON = '/usr/bin/python3'  # a plain Debian 12 managed node: python3-cryptography 38
 
-pytestmark = pytest.mark.skipif(not os.access(REGISTRY_BIN, os.X_OK), reason='needs Debian package docker-registry')
+pytestmark = pytest.mark.skipif(not os.access(roles_lib.REGISTRY_BIN, os.X_OK), reason='needs Debian package docker-registry')
 
 cryptography = pytest.importorskip('cryptography')
 bcrypt = pytest.importorskip('bcrypt')
@@ -99,129 +100,36 @@ def htpasswd(tmp_path_factory):
     return path
 
 
-# ---------------------------------------------------------------- the real registry
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(('127.0.0.1', 0))
-        return sock.getsockname()[1]
-
-
-class Registry(object):
-    """One docker-registry process on a free loopback port, storage and config in its own directory."""
-
-    def __init__(self, base, pki, htpasswd, tls=True, auth=True, delete=True):
-        self.dir = base
-        self.port = free_port()
-        self.tls = tls
-        self.url = '%s://localhost:%d' % ('https' if tls else 'http', self.port)
-        self.ca = str(pki['ca'])
-        self.proc = None
-        self.log = base / 'registry.log'
-        config = {
-            'version': 0.1,
-            'log': {'level': 'info', 'accesslog': {'disabled': True}},
-            'storage': {'filesystem': {'rootdirectory': str(base / 'data')}, 'delete': {'enabled': delete}},
-            'http': {'addr': '127.0.0.1:%d' % self.port, 'secret': 'test-secret-not-for-production'},
-        }
-        if tls:
-            config['http']['tls'] = {'certificate': str(pki['cert']), 'key': str(pki['key'])}
-        if auth:
-            config['auth'] = {'htpasswd': {'realm': 'dockyard-test', 'path': str(htpasswd)}}
-        self.config = base / 'config.yml'
-        self.config.write_text(json.dumps(config))  # JSON is YAML
-
-    def start(self, wait=True):
-        self.proc = subprocess.Popen([REGISTRY_BIN, 'serve', str(self.config)], stdout=self.log.open('wb'),
-                                     stderr=subprocess.STDOUT)
-        if wait:
-            self.wait()
-        return self
-
-    def wait(self, seconds=20):
-        deadline = time.monotonic() + seconds
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError('registry exited: %s' % self.log.read_text())
-            try:
-                socket.create_connection(('127.0.0.1', self.port), timeout=1).close()
-                return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError('registry did not listen within %d s: %s' % (seconds, self.log.read_text()))
-
-    def stop(self):
-        if self.proc and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-
-    def curl(self, path, auth=True, method='GET', accept=_health.MEDIA_MANIFEST):
-        """Independent client: returns the HTTP status code of ``path``."""
-        cmd = ['curl', '-s', '-o', '/dev/null', '-w', '%{http_code}', '-X', method, '-H', 'Accept: ' + accept]
-        if self.tls:
-            cmd += ['--cacert', self.ca]
-        if auth:
-            cmd += ['-u', '%s:%s' % (USER, PASSWORD)]
-        return int(subprocess.run(cmd + [self.url + path], check=True, capture_output=True, text=True).stdout)
-
+# ---------------------------------------------------------------- the real registry (roles_lib.LocalRegistry)
 
 @pytest.fixture
-def registry(tmp_path, pki, htpasswd):
-    """Factory: registry(tls=, auth=, delete=, start=) -> Registry; every one is stopped at teardown."""
-    started = []
-
+def registry(local_registries, pki, htpasswd):
+    """Factory: registry(tls=, auth=, delete=, start=) -> roles_lib.LocalRegistry; every one is stopped at teardown."""
     def factory(tls=True, auth=True, delete=True, start=True):
-        base = tmp_path / ('registry%d' % len(started))
-        base.mkdir()
-        reg = Registry(base, pki, htpasswd, tls=tls, auth=auth, delete=delete)
-        started.append(reg)
-        return reg.start() if start else reg
+        return local_registries(tls=(pki['cert'], pki['key']) if tls else None, htpasswd=htpasswd if auth else None,
+                                ca=pki['ca'], delete=delete, start=start)
+    return factory
 
-    yield factory
-    for reg in started:
-        reg.stop()
+
+def reg_curl(reg, path, auth=True, method='GET', accept=_health.MEDIA_MANIFEST):
+    """Independent client: the HTTP status code of ``path``."""
+    return reg.status(path, user=(USER, PASSWORD) if auth else None, method=method, headers=['Accept: ' + accept])
 
 
 # ---------------------------------------------------------------- ansible-playbook
 
-def playbook_cmd(tmp_path, tasks, check=False, verbosity=0, python=None):
-    """Write a playbook running registry_health once per entry of ``tasks`` (name -> module args)
-    and saving each registered result to a JSON file; return (command, {name: result path})."""
-    results = {name: tmp_path / ('result-%s.json' % name) for name in tasks}
-    play_tasks = []
-    for name, args in tasks.items():
-        play_tasks.append({'name': name, 'dockyard.registry.registry_health': args, 'register': 'health',
-                           'ignore_errors': True})
-        play_tasks.append({'name': 'save %s' % name, 'ansible.builtin.copy': {
-            'content': '{{ health | to_json }}', 'dest': str(results[name])}, 'check_mode': False})
-    playbook = tmp_path / 'playbook.yml'
-    playbook.write_text(json.dumps([{'hosts': 'localhost', 'gather_facts': False, 'tasks': play_tasks}]))
-    cmd = ['ansible-playbook', '-i', 'localhost,', '-c', 'local', str(playbook),
-           '-e', 'ansible_python_interpreter=%s' % (python or sys.executable)]
-    if check:
-        cmd.append('--check')
-    if verbosity:
-        cmd.append('-' + 'v' * verbosity)
-    return cmd, results
+def health_tasks(tasks):
+    """registry_health once per entry of ``tasks`` (name -> module args), errors ignored."""
+    return [{'name': name, 'dockyard.registry.registry_health': module_args, 'ignore_errors': True}
+            for name, module_args in tasks.items()]
 
 
-def run_module(tmp_path, tasks, **kwargs):
-    """Run the playbook; return ({name: registered result}, combined output)."""
-    cmd, results = playbook_cmd(tmp_path, tasks, **kwargs)
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=_env(), check=False)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output  # ignore_errors: a failing check must not break the play
-    return {name: json.loads(path.read_text()) for name, path in results.items()}, output
-
-
-def _env():
-    env = dict(os.environ)
-    env.update(ANSIBLE_NOCOLOR='1', ANSIBLE_HOST_KEY_CHECKING='0', ANSIBLE_RETRY_FILES_ENABLED='0')
-    return env
+def run_checks(tmp_path, tasks, **kwargs):
+    """Run the tasks; return ({name: result}, combined output)."""
+    result = roles_lib.run_tasks(tmp_path, health_tasks(tasks), **kwargs)
+    assert result.rc == 0, result.describe()  # ignore_errors: a failing check must not break the play
+    results = result.results()
+    return dict((name, results[name]) for name in tasks), result.output
 
 
 def args(reg, **kwargs):
@@ -247,7 +155,7 @@ def test_all_checks_pass_and_round_trip_deletes(tmp_path, registry, pki, check, 
     if not os.access(python, os.X_OK):
         pytest.skip('%s not installed' % python)
     reg = registry(delete=True)
-    results, output = run_module(tmp_path, {'health': args(reg, round_trip=True, delete_expected=True)},
+    results, output = run_checks(tmp_path, {'health': args(reg, round_trip=True, delete_expected=True)},
                                  check=check, python=python)
     res = results['health']
     assert not res.get('failed'), res['msg']
@@ -267,14 +175,14 @@ def test_all_checks_pass_and_round_trip_deletes(tmp_path, registry, pki, check, 
     # independent client: the pushed manifest is gone, also by digest
     digest = res['checks']['round_trip']['msg'].split('(manifest ')[1].split(',')[0]
     assert digest.startswith('sha256:')
-    assert reg.curl('/v2/dockyard/health-check/manifests/%s' % digest) == 404
-    assert reg.curl('/v2/dockyard/health-check/manifests/%s' % digest, auth=False) == 401  # negative control
+    assert reg_curl(reg, '/v2/dockyard/health-check/manifests/%s' % digest) == 404
+    assert reg_curl(reg, '/v2/dockyard/health-check/manifests/%s' % digest, auth=False) == 401  # negative control
     assert_no_secret(output + json.dumps(res))
 
 
 def test_round_trip_with_delete_disabled(tmp_path, registry):
     reg = registry(delete=False)
-    results, output = run_module(tmp_path, {
+    results, output = run_checks(tmp_path, {
         'tolerated': args(reg, round_trip=True),
         'expected': args(reg, round_trip=True, delete_expected=True, timeout=60),
     })
@@ -285,7 +193,7 @@ def test_round_trip_with_delete_disabled(tmp_path, registry):
     assert 'delete disabled on the registry' in res['checks']['round_trip']['msg']
     assert 'UNSUPPORTED' in res['checks']['round_trip']['msg']
     tag = res['checks']['round_trip']['msg'].split('dockyard/health-check:')[1].split(' ')[0]
-    assert reg.curl('/v2/dockyard/health-check/manifests/%s' % tag) == 200  # still there
+    assert reg_curl(reg, '/v2/dockyard/health-check/manifests/%s' % tag) == 200  # still there
     if shutil.which('skopeo'):  # a second, independent registry client reads the pushed image
         cert_dir = reg.dir / 'certs'
         cert_dir.mkdir()
@@ -301,15 +209,14 @@ def test_round_trip_with_delete_disabled(tmp_path, registry):
     assert res['checks']['round_trip']['status'] == 405
     assert 'round_trip: ' in res['msg'] and 'delete_expected=true' in res['msg']
     assert res['attempts'] == 1 and res['elapsed'] < 30  # no retry can fix it: no second image pushed
-    tags = subprocess.run(['curl', '-s', '--cacert', reg.ca, '-u', '%s:%s' % (USER, PASSWORD),
-                           reg.url + '/v2/dockyard/health-check/tags/list'], capture_output=True, check=True)
-    assert len(json.loads(tags.stdout)['tags']) == 2  # one per task
+    tags = curl(reg.url + '/v2/dockyard/health-check/tags/list', cacert=reg.ca, user=(USER, PASSWORD))[2]
+    assert len(json.loads(tags)['tags']) == 2  # one per task
     assert_no_secret(output + json.dumps(results))
 
 
 def test_wrong_password_fails_authenticated(tmp_path, registry):
     reg = registry()
-    results, output = run_module(tmp_path, {
+    results, output = run_checks(tmp_path, {
         'wrong': args(reg, password='not-the-password', round_trip=True),
         'right': args(reg),  # control: the same registry with the right password
     })
@@ -326,7 +233,7 @@ def test_wrong_password_fails_authenticated(tmp_path, registry):
 
 def test_registry_without_auth_fails_when_auth_expected(tmp_path, registry):
     reg = registry(auth=False)
-    results, output = run_module(tmp_path, {
+    results, output = run_checks(tmp_path, {
         'expected': args(reg),
         'anonymous_only': {'url': reg.url, 'ca_path': reg.ca, 'timeout': 0},
         'not_expected': args(reg, auth_expected=False, username=None, password=None, round_trip=True,
@@ -348,7 +255,7 @@ def test_registry_without_auth_fails_when_auth_expected(tmp_path, registry):
 
 def test_auth_registry_fails_when_no_auth_expected(tmp_path, registry):
     reg = registry()
-    results, dummy = run_module(tmp_path, {'health': args(reg, auth_expected=False, username=None, password=None)})
+    results, dummy = run_checks(tmp_path, {'health': args(reg, auth_expected=False, username=None, password=None)})
     res = results['health']
     assert res['failed'] is True
     assert failing(res) == ['anonymous', 'catalog']
@@ -357,7 +264,7 @@ def test_auth_registry_fails_when_no_auth_expected(tmp_path, registry):
 
 def test_wrong_ca_fails_tls(tmp_path, registry, pki):
     reg = registry()
-    results, dummy = run_module(tmp_path, {
+    results, dummy = run_checks(tmp_path, {
         'wrong_ca': args(reg, ca_path=str(pki['other_ca'])),
         'system_trust': args(reg, ca_path=None),
         'no_verify': args(reg, ca_path=str(pki['other_ca']), validate_certs=False),
@@ -378,7 +285,7 @@ def test_wrong_ca_fails_tls(tmp_path, registry, pki):
 def test_server_name_and_min_days_left(tmp_path, registry):
     reg = registry()
     ip_url = 'https://127.0.0.1:%d' % reg.port
-    results, dummy = run_module(tmp_path, {
+    results, dummy = run_checks(tmp_path, {
         'right_name': args(reg, url=ip_url, server_name='localhost', min_days_left=CERT_DAYS - 2),
         'wrong_name': args(reg, url=ip_url, server_name='registry.example.com'),
         'too_short': args(reg, min_days_left=CERT_DAYS + 5),
@@ -397,7 +304,7 @@ def test_server_name_and_min_days_left(tmp_path, registry):
 
 def test_plain_http_registry(tmp_path, registry):
     reg = registry(tls=False)
-    results, dummy = run_module(tmp_path, {'health': args(reg, ca_path=None)})
+    results, dummy = run_checks(tmp_path, {'health': args(reg, ca_path=None)})
     res = results['health']
     assert not res.get('failed'), res['msg']
     assert res['checks']['tls'] == {'ok': True, 'skipped': True, 'status': None, 'latency_ms': None,
@@ -407,28 +314,26 @@ def test_plain_http_registry(tmp_path, registry):
 
 def test_retries_until_registry_starts(tmp_path, registry):
     reg = registry(start=False)
-    cmd, results = playbook_cmd(tmp_path, {'health': args(reg, timeout=60, round_trip=True)})
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=_env())
+    running = roles_lib.run_tasks(tmp_path, health_tasks({'health': args(reg, timeout=60, round_trip=True)}),
+                                  background=True)
     try:
         time.sleep(6)
-        assert proc.poll() is None, proc.stdout.read()  # still retrying
+        assert running.poll() is None, running.result(timeout=10).describe()  # still retrying
         reg.start()
-        output = proc.communicate(timeout=120)[0]
+        result = running.result(timeout=120)
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-    assert proc.returncode == 0, output
-    res = json.loads(results['health'].read_text())
+        running.kill()
+    assert result.rc == 0, result.describe()
+    res = result.results()['health']
     assert not res.get('failed'), res['msg']
     assert res['attempts'] >= 2
     assert res['elapsed'] >= 2
 
 
 def test_nothing_listening_fails_after_timeout(tmp_path):
-    port = free_port()
+    port = roles_lib.free_port()
     start = time.monotonic()
-    results, output = run_module(tmp_path, {'health': {
+    results, output = run_checks(tmp_path, {'health': {
         'url': 'https://localhost:%d' % port, 'username': USER, 'password': PASSWORD, 'timeout': 3}})
     res = results['health']
     assert res['failed'] is True
@@ -444,7 +349,7 @@ def test_nothing_listening_fails_after_timeout(tmp_path):
 def test_password_never_in_verbose_output(tmp_path, registry):
     good = registry()
     bad = registry(auth=False, delete=False)
-    results, output = run_module(tmp_path, {
+    results, output = run_checks(tmp_path, {
         'ok': args(good, round_trip=True),
         'failing': args(bad, round_trip=True, delete_expected=True, auth_expected=False),
     }, verbosity=3)

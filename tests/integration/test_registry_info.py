@@ -5,9 +5,9 @@
 
 """dockyard.registry.registry_info against the real Docker engine, through real ansible-playbook runs.
 
-A Compose project of its own (two registry:2.8.3 containers, unique project name, always taken down)
+A Compose project of its own (two containers of the test bed's registry stand-in, unique project name, always taken down)
 is compared with what ``docker inspect`` says, before and after ``docker stop`` of one container;
-image ids with ``docker image inspect``. A fake ``docker`` first on PATH that exits 127 shows the
+image ids with ``docker image inspect``; the module's result is read from the JSON callback. A fake ``docker`` first on PATH that exits 127 shows the
 module reporting, not failing. The -vvv output is searched for the password and the sha256 option.
 """
 
@@ -16,40 +16,17 @@ __metaclass__ = type
 
 import hashlib
 import json
-import os
-import subprocess
-import sys
 import uuid
 
 import pytest
 
-from roles_lib import fake_docker
+import roles_lib
+from roles_lib import REGISTRY_IMAGE, fake_docker
 
 bcrypt = pytest.importorskip('bcrypt')
 
-REGISTRY_IMAGE = 'registry:2.8.3'
 LABEL = 'org.dockyard.test.registry-info'
 PASSWORD = 'Pw-registry-info-' + uuid.uuid4().hex[:12]  # unique, so its absence from output can be asserted
-
-PLAYBOOK = '''
-- hosts: localhost
-  gather_facts: false
-  tasks:
-    - name: Gather the registry host facts
-      dockyard.registry.registry_info:
-        paths: "{{ info_paths | default(omit) }}"
-        htpasswd: "{{ info_htpasswd | default(omit) }}"
-        project_name: "{{ info_project | default(omit) }}"
-        images: "{{ info_images | default(omit) }}"
-      register: result
-    - name: Save the result for the test
-      ansible.builtin.copy:
-        content: "{{ result | to_json }}"
-        dest: "{{ result_path }}"
-        mode: "0600"
-      check_mode: false
-      changed_when: false
-'''
 
 COMPOSE = '''
 services:
@@ -64,36 +41,19 @@ services:
 '''
 
 
-def run(argv, env=None, check=True):
-    proc = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=300, check=False)
-    if check and proc.returncode != 0:
-        raise AssertionError('%s failed (rc=%d): %s%s' % (' '.join(argv[:4]), proc.returncode,
-                                                          proc.stdout[-2000:], proc.stderr[-2000:]))
-    return proc
+def run(argv, check=True):
+    return roles_lib.run(argv, check=check)
 
 
-def run_playbook(tmp_path, info_vars, check=False, path_prefix=None):
-    """Run PLAYBOOK with -vvv; return (result of the module task, all output). Asserts rc 0."""
-    playbook = tmp_path / 'playbook.yml'
-    playbook.write_text(PLAYBOOK)
-    result_path = tmp_path / 'result.json'
-    if result_path.exists():
-        result_path.unlink()
-    extra = tmp_path / 'vars.json'
-    extra.write_text(json.dumps(dict(info_vars, result_path=str(result_path))))
-    extra.chmod(0o600)
-    cmd = ['ansible-playbook', '-vvv', '-i', 'localhost,', '-c', 'local',
-           '-e', 'ansible_python_interpreter=%s' % sys.executable, '-e', '@%s' % extra, str(playbook)]
-    if check:
-        cmd.append('--check')
-    env = dict(os.environ, ANSIBLE_NOCOLOR='1', ANSIBLE_FORCE_COLOR='0',
-               ANSIBLE_LOCAL_TEMP=str(tmp_path / 'ansible-tmp'))
-    if path_prefix:
-        env['PATH'] = '%s%s%s' % (path_prefix, os.pathsep, env.get('PATH', ''))
-    proc = run(cmd, env=env, check=False)
-    output = proc.stdout + proc.stderr
-    assert proc.returncode == 0, output[-4000:]
-    return json.loads(result_path.read_text()), output
+# The tests name the module's options as they did when a playbook templated them from variables.
+OPTIONS = dict(info_paths='paths', info_htpasswd='htpasswd', info_project='project_name', info_images='images')
+
+
+def run_info(tmp_path, info_vars, check=False, path_prefix=None):
+    """The module once through ansible-playbook -vvv: (its result, all output). Asserts rc 0."""
+    return roles_lib.run_module(tmp_path, 'dockyard.registry.registry_info',
+                                dict((OPTIONS[name], value) for name, value in info_vars.items()),
+                                check=check, verbosity=3, extra_path=path_prefix)
 
 
 def docker_inspect(ids):
@@ -152,7 +112,7 @@ def test_real_project_images_and_no_secrets_in_vvv(tmp_path, compose_project):
         info_project=compose_project['name'],
         info_images=[REGISTRY_IMAGE, missing_image])
 
-    result, output = run_playbook(tmp_path, info_vars)
+    result, output = run_info(tmp_path, info_vars)
     assert result['changed'] is False
     docker = result['docker']
     assert docker['available'] is True and docker['error'] == ''
@@ -176,7 +136,7 @@ def test_real_project_images_and_no_secrets_in_vvv(tmp_path, compose_project):
     # Control: a stopped container is reported as exited, the other one still running.
     stopped = sorted(by_name)[0]
     run(['docker', 'stop', '--time', '1', stopped])
-    again, dummy = run_playbook(tmp_path, dict(info_vars, info_paths=[], info_htpasswd=dict(
+    again, dummy = run_info(tmp_path, dict(info_vars, info_paths=[], info_htpasswd=dict(
         path=str(htpasswd), users=[dict(name='ci', password='Wrong-' + PASSWORD)])))
     assert_containers_match_docker(again['containers'], compose_project)
     states = dict((c['name'], c['state']) for c in again['containers'])
@@ -188,9 +148,9 @@ def test_real_project_images_and_no_secrets_in_vvv(tmp_path, compose_project):
 def test_fake_docker_exiting_127_is_reported_not_failed(tmp_path):
     fake_bin = fake_docker(str(tmp_path / 'bin'), 'echo "docker: fake, not installed" >&2\nexit 127\n')
     fake = tmp_path / 'bin' / 'docker'
-    result, dummy = run_playbook(tmp_path, dict(info_paths=[dict(path=str(fake), checksum=True)],
-                                                info_project='dyinfo-none', info_images=[REGISTRY_IMAGE]),
-                                 check=True, path_prefix=str(fake_bin))
+    result, dummy = run_info(tmp_path, dict(info_paths=[dict(path=str(fake), checksum=True)],
+                                            info_project='dyinfo-none', info_images=[REGISTRY_IMAGE]),
+                             check=True, path_prefix=str(fake_bin))
     assert result['changed'] is False and not result.get('failed')
     assert result['docker'] == dict(available=False, server_version=None, compose_version=None,
                                     error='docker: fake, not installed', compose_error='')

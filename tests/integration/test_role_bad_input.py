@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from roles_lib import fake_docker, project_containers, project_networks, run
+from roles_lib import curl_status, fake_docker, project_containers, project_networks, run
 
 LONG_PASSWORD = 'L0ng-' + uuid.uuid4().hex * 3  # 101 bytes, over bcrypt's 72
 
@@ -89,7 +89,49 @@ CASES = {
                        ['Docker', 'docker.io', 'Install'], []),
     'compose_missing': (lambda dep, d: ({}, _fake_docker_without_compose(os.path.join(d, 'bin'))),
                         ['Compose v2', 'Install', 'cli-plugins'], []),
+    'relative_base_dir': ({'registry_base_dir': 'relative/dir'}, ['registry_base_dir', 'relative/dir', 'absolute'], []),
+    'root_base_dir': ({'registry_base_dir': '/'}, ['registry_base_dir', "'/'", 'absolute'], []),
+    'bad_project_name': ({'registry_project_name': 'Bad Name!'}, ['registry_project_name', 'Bad Name!'], []),
+    'bind_address_not_ip': ({'registry_bind_address': 'example.org'},
+                            ['registry_bind_address', 'example.org', 'IPv4 or IPv6'], []),
+    'ui_bind_address_not_ip': ({'registry_ui_bind_address': '300.1.1.1'}, ['registry_ui_bind_address', '300.1.1.1'], []),
+    'negative_interval': ({'registry_healthcheck_interval': '-5s'}, ['registry_healthcheck_interval', '-5s'], []),
+    'word_interval': ({'registry_healthcheck_interval': 'often'}, ['registry_healthcheck_interval', 'often'], []),
+    'cost_too_low': ({'registry_htpasswd_cost': 3}, ['registry_htpasswd_cost', '3', '4 to 31'], []),
+    'cost_too_high': ({'registry_htpasswd_cost': 40}, ['registry_htpasswd_cost', '40', '4 to 31'], []),
+    'negative_valid_days': ({'registry_tls_valid_days': -1}, ['registry_tls_valid_days', '-1'], []),
+    'weak_http_secret': ({'registry_http_secret': 'Sh0rtSecret'}, ['registry_http_secret', 'too weak'],
+                         ['Sh0rtSecret']),
+    'ui_port_zero': ({'registry_ui_port': 0}, ['registry_ui_port', '0', '1 to 65535'], []),
+    'unknown_storage_driver': ({'registry_storage_driver': 'bogus'}, ['registry_storage_driver', 'bogus'], []),
+    'forwarding_without_account': ({'registry_ui_mode': 'forward_credentials'},
+                                   ['registry_ui_proxy_user', 'forward_credentials'], []),
+    'ca_mode_without_files': ({'registry_tls_mode': 'ca'}, ['registry_tls_ca_cert', 'registry_tls_ca_key'], []),
+    'second_storage_driver': ({'registry_config_overrides': {'storage': {'s3': {'bucket': 'b'}}}},
+                              ['registry_config_overrides', 'storage.s3', 'registry_storage_driver'], []),
+    'unsupported_version': ({'registry_version': '4.0.0'}, ['registry_version', '4.0.0', '2.x or 3.x'], []),
+    'rsa_key_too_small': ({'registry_tls_key_type': 'rsa', 'registry_tls_key_size': 1024},
+                          ['registry_tls_key_size', '1024'], []),
+    'user_name_with_colon': ({'registry_users': [{'name': 'bad:name', 'password': 'Secret-pw-1234'}]},
+                             ['registry_users[0]'], ['Secret-pw-1234']),
+    'catalog_entries_zero': ({'registry_catalog_max_entries': 0}, ['registry_catalog_max_entries', '0'], []),
+    'health_timeout_zero': ({'registry_health_timeout': 0}, ['registry_health_timeout', '0'], []),
+    'port_held_by_another_program': (lambda dep, d: ({'registry_port': _listener(dep)}, None),
+                                     ['registry_port', 'already in use', 'a free port'], []),
 }
+
+_LISTENERS = []
+
+
+def _listener(dep):
+    """A port on which another program (this test) listens on all addresses, for as long as the module runs."""
+    import socket
+    sock = socket.socket()
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(('0.0.0.0', 0))
+    sock.listen()
+    _LISTENERS.append(sock)
+    return sock.getsockname()[1]
 
 
 @pytest.fixture(scope='module')
@@ -111,6 +153,56 @@ def bad_runs(role_deployments):
 
     with ThreadPoolExecutor(max_workers=4) as pool:
         return {name: (dep, result) for name, dep, result in pool.map(play, jobs.items())}
+
+
+def _state(dep):
+    """What a failed run must leave as it was: container ids and start times, every file's checksum."""
+    import hashlib
+    sums = {}
+    for root, dummy, files in os.walk(dep.base_dir):
+        for name in files:
+            path = os.path.join(root, name)
+            if os.path.join(dep.base_dir, 'data') in path:
+                continue
+            with open(path, 'rb') as handle:
+                sums[path] = hashlib.sha256(handle.read()).hexdigest()
+    return {'registry': dep.identity('registry'), 'ui': dep.identity('ui'), 'files': sums}
+
+
+@pytest.fixture(scope='module')
+def running_runs(role_deployments):
+    """Every case run against one running deployment, one after another: name -> (deployment,
+    state before, PlaybookResult)."""
+    dep = role_deployments('bad-running')
+    dep.deploy()
+    runs = {}
+    for name, (spec, dummy, dummy2) in sorted(CASES.items()):
+        extra_path = None
+        if callable(spec):
+            overrides, extra_path = spec(dep, os.path.join(dep.workdir, 'case-' + name))
+        else:
+            overrides = spec
+        before = _state(dep)
+        runs[name] = (dep, before, dep.play(extra_path=extra_path, **overrides))
+    return runs
+
+
+@pytest.mark.parametrize('case', sorted(CASES))
+def test_bad_input_leaves_a_running_deployment_as_it_was(running_runs, case):
+    """The same bad values against a deployment that serves: it fails with the same message, and
+    the containers (ids, start times), every file and the registry's answers stay as they were."""
+    dep, before, result = running_runs[case]
+    dummy, expected, forbidden = CASES[case]
+    assert result.rc != 0, result.describe()
+    message = '\n'.join(result.failures())
+    for part in expected:
+        assert part in message, 'expected %r in the failure message:\n%s' % (part, message)
+    for secret in forbidden:
+        assert secret not in result.output, 'a secret appears in the output'
+    assert _state(dep) == before
+    user, password = dep.admin
+    assert curl_status(dep.registry_url + '/v2/', cacert=dep.ca, user=(user, password)) == 200
+    assert curl_status(dep.registry_url + '/v2/', cacert=dep.ca) == 401  # control: credentials are needed
 
 
 @pytest.mark.parametrize('case', sorted(CASES))

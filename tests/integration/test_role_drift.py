@@ -16,7 +16,6 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
 import os
 import shutil
 
@@ -24,10 +23,8 @@ import pytest
 
 from roles_lib import curl_status, docker, fake_docker, run
 
-APPLY_TASK = 'Write the registry configuration and the Compose project'
-DEPLOY_INCLUDE = 'Deploy the registry'
-HEALTH_TASK = 'Check the registry as a client does'
-LOOK_TASK = 'Look at the host (read-only)'
+REPORT = 'registry_report'
+LOOK = 'dockyard.registry.registry_info'
 
 
 @pytest.fixture(scope='module')
@@ -41,14 +38,12 @@ def _path(dep, *parts):
     return os.path.join(dep.base_dir, *parts)
 
 
-def _ran(result, task):
-    return ('TASK [dockyard.registry.registry : %s]' % task) in result.stdout
-
-
-def _task_output(result, task):
-    """What the default callback printed for a task of the role (after its TASK line)."""
-    after = result.stdout.split('TASK [dockyard.registry.registry : %s]' % task, 1)[1]
-    return after.split('\n', 1)[1].lstrip()
+def _report(result):
+    """The role's own account of a run: the `registry_report` fact it sets on localhost at its end
+    ({'drift': [...], 'applied', 'health_checked', 'look_healthy'}), read from the task results."""
+    facts = result.facts('localhost')
+    assert REPORT in facts, 'the role set no %s fact:\n%s' % (REPORT, result.describe())
+    return facts[REPORT]
 
 
 def _identity(dep):
@@ -59,26 +54,30 @@ def _rerun_repairs(dep):
     """A rerun after a change by hand: it reports changes and goes through the apply tasks; the
     run after it is a no-op again (the repair is complete)."""
     result = dep.deploy()
-    assert result.changed > 0, 'the drift was not repaired:\n' + result.stdout[-3000:]
-    assert _ran(result, APPLY_TASK)
+    assert result.changed > 0, 'the drift was not repaired:\n' + result.describe()
+    report = _report(result)
+    assert report['applied'] is True and report['drift'], report
     again = dep.deploy()
     assert again.changed == 0, 'changed tasks after the repair: %s' % again.changed_tasks()
-    assert not _ran(again, APPLY_TASK)
+    report = _report(again)
+    assert report['applied'] is False and report['drift'] == [], report
     return result
 
 
 def test_untouched_rerun_skips_the_apply_tasks_but_checks_the_registry(deployment):
     before = _identity(deployment)
-    result = deployment.deploy(verbosity=1)
+    result = deployment.deploy()
     assert result.changed == 0, result.changed_tasks()
-    assert not _ran(result, APPLY_TASK), 'the apply tasks ran on an untouched host'
-    assert _task_output(result, DEPLOY_INCLUDE).startswith('skipping: [localhost]')
-    # The registry was looked at as a client does, by the look at the host (-v shows its result);
-    # it served, so the waiting health check task had nothing to add.
-    assert _task_output(result, HEALTH_TASK).startswith('skipping: [localhost]')
-    look = _task_output(result, LOOK_TASK)
-    assert look.startswith('ok: [localhost] => ')
-    health = json.loads(look[len('ok: [localhost] => '):].split('\n\n')[0])['health']
+    report = _report(result)
+    assert report['applied'] is False, 'the apply tasks ran on an untouched host: %r' % report
+    assert report['drift'] == [], report
+    # The registry was looked at as a client does, by the look at the host; it served, so the
+    # waiting health check task had nothing to add.
+    assert report['look_healthy'] is True, report
+    assert report['health_checked'] is False, report
+    looks = result.results_of(LOOK)
+    assert looks and not looks[-1].get('failed'), looks
+    health = looks[-1]['health']
     assert health['ok'] is True
     assert health['checks']['anonymous']['status'] == 401 and health['checks']['authenticated']['status'] == 200
     assert health['checks']['tls']['ok'] is True
@@ -169,18 +168,19 @@ def _ui_title(dep):
 
 
 def test_a_run_that_failed_before_compose_up_is_completed_by_the_next(deployment):
-    """The files on the host are already what the role renders, the containers are not: the
-    definition label on the containers tells, and the next run recreates them."""
+    """compose up fails (also when the role tries to start the old deployment again): the rollback
+    puts the files that were running back, the containers were never touched, and the next run
+    applies the change."""
     title = 'Drift title %s' % deployment.project
     failed = deployment.play(extra_path=_docker_without_compose_up(os.path.join(deployment.workdir, 'no-up')),
                              registry_ui_title=title)
     assert failed.rc != 0 and 'simulated failure of compose up' in failed.output, failed.describe()
     with open(_path(deployment, 'docker-compose.yml')) as handle:
-        assert title in handle.read()  # written before the failure
+        assert title not in handle.read()  # the rollback put the running deployment's file back
     assert _ui_title(deployment) != title  # control: the UI was not recreated
 
     result = deployment.deploy(registry_ui_title=title)
-    assert result.changed > 0 and _ran(result, APPLY_TASK), result.stdout[-3000:]
+    assert result.changed > 0 and _report(result)['applied'] is True, result.describe()
     assert _ui_title(deployment) == title
     assert deployment.deploy(registry_ui_title=title).changed == 0
     deployment.deploy()  # back to the default title for the tests after this one

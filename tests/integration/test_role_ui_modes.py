@@ -16,7 +16,7 @@ import uuid
 
 import pytest
 
-from roles_lib import MANIFEST_ACCEPT, REPOSITORY, TAG, curl, curl_status
+from roles_lib import MANIFEST_ACCEPT, REPOSITORY, TAG, curl, curl_status, ui_app_attributes
 
 
 @pytest.fixture(scope='module')
@@ -40,7 +40,9 @@ def cross_origin(role_deployments):
 def test_forward_credentials_ui_needs_no_credentials_but_registry_does(forwarding):
     status, dummy, body = curl(forwarding.ui_url + '/', cacert=forwarding.ca)
     assert status == 200
-    assert '<title>%s</title>' % forwarding.vars['registry_ui_title'] in body
+    app = ui_app_attributes(body)
+    assert app['name'] == forwarding.vars['registry_ui_title'], app  # REGISTRY_TITLE
+    assert app['is-image-remove-activated'] == 'true', app  # registry_delete_enabled
 
     status, dummy, body = curl(forwarding.ui_url + '/v2/_catalog', cacert=forwarding.ca)
     assert status == 200

@@ -8,7 +8,7 @@ dockyard-test/ceph-rgw:reef (tests/testbed/ceph) runs a single-node Ceph cluster
 Gateway. Here it is started with the ceph_rgw fixture (conftest.py, s3_lib.py) on a loopback port
 and a Docker network of its own, and checked from outside with real clients: curl with AWS
 Signature V4 (objects in and out, wrong keys refused), then the distribution registry
-(registry:2.8.3 of the test bed) with `storage.s3` on that network: `docker push` of a two-layer
+(the test bed's distribution 2.8.3 stand-in) with `storage.s3` on that network: `docker push` of a two-layer
 ~21 MB image (larger than the s3 driver's 5 MiB chunk, so uploads go in multipart parts), removed
 locally, pulled back with the same digest, its blobs listed in the bucket with the S3 API, and a
 registry with a wrong secret key whose storage health check fails. Every container, network and
@@ -44,7 +44,7 @@ def rgw(ceph_rgw):
 
 
 class Registries:
-    """registry:2.8.3 containers with storage.s3 on the gateway's network; removed at teardown."""
+    """Registry stand-in containers (distribution 2.8.3) with storage.s3 on the gateway's network; removed at teardown."""
 
     def __init__(self, workdir, rgw):
         self.workdir = str(workdir)

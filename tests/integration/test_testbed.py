@@ -4,12 +4,13 @@
 # SPDX-License-Identifier: GPL-3.0-or-later
 """The test bed's locally built images honour the contracts of the real ones.
 
-tests/testbed/setup.sh builds stand-ins for registry:2 (from Debian's
-docker-registry) and joxit/docker-registry-ui:2.5.7 (from Debian's nginx). Other
-tests deploy them under the official names, so here they are started with plain
-`docker run` and probed from outside: HTTP status codes, headers, what reaches the
-upstream, what runs inside. Every container, network and tag made here is removed
-again, also when a test fails.
+tests/testbed/setup.sh builds stand-ins for the official registry image (distribution 2.8, from
+Debian's docker-registry) and for joxit/docker-registry-ui:2.6.0 (from Debian's nginx), under names
+of their own (tests/testbed/stand-ins.yml; never an upstream name, which stays free for the real
+images). Other tests deploy them through the role's image variables; here they are started with
+plain `docker run` and probed from outside: HTTP status codes, headers, what reaches the upstream,
+what runs inside. Every container, network and tag made here is removed again, also when a test
+fails.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -21,7 +22,6 @@ import hashlib
 import json
 import os
 import secrets
-import socket
 import ssl
 import subprocess
 import time
@@ -31,9 +31,14 @@ import uuid
 
 import pytest
 
-REGISTRY_IMAGE = "registry:2.8.3"
-REGISTRY_ALIAS = "registry:2"
-UI_IMAGE = "joxit/docker-registry-ui:2.5.7"
+import roles_lib
+from roles_lib import REGISTRY_IMAGE, REPO, UI_IMAGE, ui_app_attributes
+
+SETUP_SH = os.path.join(REPO, "tests", "testbed", "setup.sh")
+# The upstream names of the images the stand-ins stand for: the names earlier versions of setup.sh
+# gave them, and what the role deploys by default. None of them may name a stand-in on this engine.
+UPSTREAM_NAMES = ("registry:2", "registry:2.8.3", "registry:3", "registry:3.1.1",
+                  "joxit/docker-registry-ui:2.5.7", "joxit/docker-registry-ui:2.6.0")
 HELLO_IMAGE = "dockyard-test/hello:1"
 HASH_LABEL = "org.dockyard.testbed.content-hash"
 SETUP_HINT = "run tests/testbed/setup.sh (as root) to install and start the test bed"
@@ -42,20 +47,7 @@ TEST_LABEL = "org.dockyard.test=testbed"
 
 def docker(*args, check=True, timeout=120):
     """Run the docker CLI; return the CompletedProcess (text)."""
-    proc = subprocess.run(
-        ("docker",) + args, capture_output=True, text=True, timeout=timeout, check=False,
-    )
-    if check and proc.returncode != 0:
-        raise AssertionError(
-            "docker %s failed (rc=%d): %s" % (" ".join(args[:3]), proc.returncode, proc.stderr.strip())
-        )
-    return proc
-
-
-def free_port():
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
+    return roles_lib.docker(*args, check=check, timeout=timeout)
 
 
 def http(url, headers=None, method="GET", data=None, context=None, timeout=10):
@@ -75,9 +67,7 @@ def basic(user, password):
 @pytest.fixture(scope="module", autouse=True)
 def testbed(docker_engine):
     """docker_engine (conftest.py) skips only when no Docker engine answers and fails
-    when the test bed's images are missing; the registry:2 alias must be there too."""
-    if docker("image", "inspect", REGISTRY_ALIAS, check=False).returncode != 0:
-        pytest.fail("test bed image missing: %s; %s" % (REGISTRY_ALIAS, SETUP_HINT))
+    when the test bed's images are missing."""
 
 
 class Docker:
@@ -108,7 +98,7 @@ class Docker:
             cmd = ["run", "-d", "--name", name, "--label", TEST_LABEL]
             port = None
             if publish:
-                port = free_port()
+                port = roles_lib.free_port()
                 cmd += ["-p", "127.0.0.1:%d:%d" % (port, publish)]
             if network:
                 cmd += ["--network", network]
@@ -221,7 +211,6 @@ def image_config(image):
 
 def test_registry_image_has_the_official_layout():
     config = image_config(REGISTRY_IMAGE)
-    assert config["Id"] == image_config(REGISTRY_ALIAS)["Id"], "registry:2 must be registry:2.8.3"
     assert config["Config"]["Entrypoint"] == ["/entrypoint.sh"]
     assert config["Config"]["Cmd"] == ["/etc/docker/registry/config.yml"]
     assert "5000/tcp" in config["Config"]["ExposedPorts"]
@@ -313,6 +302,47 @@ def test_hello_image_is_tiny_and_holds_one_file(dock, tmp_path):
     assert "dockyard.registry" in (tmp_path / "hello.txt").read_text()
 
 
+# ------------------------------------------------------------------ names
+
+
+def test_no_upstream_name_names_a_stand_in():
+    """A machine that can pull gets the real image under the real name: no upstream name may point
+    at one of the stand-ins (they all carry setup.sh's content-hash label; real images do not)."""
+    ours = []
+    for name in UPSTREAM_NAMES:
+        proc = docker("image", "inspect", "-f", '{{ index .Config.Labels "%s" }}' % HASH_LABEL, name, check=False)
+        if proc.returncode == 0 and proc.stdout.strip() not in ("", "<no value>"):
+            ours.append(name)
+    assert ours == [], "upstream names that name a test bed stand-in (run tests/testbed/setup.sh): %s" % ours
+    for image in (REGISTRY_IMAGE, UI_IMAGE):
+        assert image.startswith("dockyard-test/"), image
+
+
+def test_setup_untags_retired_names_only_from_its_own_images(dock, tmp_path):
+    """setup.sh removes a retired name only where it still names one of the test bed's images (the
+    content-hash label); an image of the same kind of name built elsewhere keeps its name."""
+    ours = "dockyard-retire-probe-%s/registry:2" % dock.prefix[-6:]
+    foreign = "dockyard-retire-probe-%s/other:1" % dock.prefix[-6:]
+    (tmp_path / "x").write_text("not ours\n")
+    (tmp_path / "Dockerfile").write_text("FROM scratch\nCOPY x /x\n")
+    docker("tag", REGISTRY_IMAGE, ours)
+    dock.tags.append(ours)
+    build = subprocess.run(["docker", "build", "-q", "-t", foreign, str(tmp_path)], capture_output=True, text=True,
+                           env=dict(os.environ, DOCKER_BUILDKIT="0"), timeout=120, check=False)
+    dock.tags.append(foreign)
+    assert build.returncode == 0, build.stderr
+    env = dict(os.environ, DOCKYARD_TESTBED_RETIRED_TAGS="%s %s absent-%s:1" % (ours, foreign, dock.prefix))
+    proc = subprocess.run(["bash", SETUP_SH, "stand-ins"], capture_output=True, text=True, env=env,
+                          timeout=600, check=False)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert docker("image", "inspect", ours, check=False).returncode != 0, "still there: " + ours
+    assert "removing the upstream name %s" % ours in proc.stderr
+    # Negative control: the image without the label keeps its name; the stand-in keeps its own.
+    assert docker("image", "inspect", foreign, check=False).returncode == 0
+    assert foreign not in proc.stderr
+    assert docker("image", "inspect", REGISTRY_IMAGE, check=False).returncode == 0
+
+
 # ------------------------------------------------------------------ UI
 
 
@@ -330,7 +360,7 @@ def test_ui_serves_title_and_has_no_proxy_without_url(dock):
     name, port = dock.run("ui", UI_IMAGE, publish=80, env={"REGISTRY_TITLE": title}, wait_http="/")
     status, dummy, body = http("http://127.0.0.1:%d/" % port)
     assert status == 200
-    assert title in body.decode()
+    assert ui_app_attributes(body.decode())["name"] == title
     # No NGINX_PROXY_PASS_URL: /v2 is not proxied anywhere.
     assert http("http://127.0.0.1:%d/v2/" % port)[0] == 404
     conf = docker("exec", name, "cat", "/etc/nginx/conf.d/default.conf").stdout
@@ -345,12 +375,57 @@ def test_ui_listens_on_nginx_listen_port_and_keeps_config_on_restart(dock):
         "ui", UI_IMAGE, publish=8081, env={"REGISTRY_TITLE": title, "NGINX_LISTEN_PORT": "8081"},
         wait_http="/",
     )
-    assert title in http("http://127.0.0.1:%d/" % port)[2].decode()
+    assert ui_app_attributes(http("http://127.0.0.1:%d/" % port)[2].decode())["name"] == title
     docker("restart", name)
     dock.wait(name, "http://127.0.0.1:%d/" % port)
-    assert title in http("http://127.0.0.1:%d/" % port)[2].decode()
+    assert ui_app_attributes(http("http://127.0.0.1:%d/" % port)[2].decode())["name"] == title
     # Generated once, at the first start only.
     assert dock.logs(name).count("wrote /etc/nginx/conf.d/default.conf") == 1
+
+
+def test_ui_page_carries_the_settings_as_app_attributes(dock):
+    """Joxit 2.6.0's entrypoint: each setting becomes an attribute of <docker-registry-ui> in
+    index.html; an unset one an empty string; DELETE_IMAGES true unless empty or "false"; the page's
+    <title> is not a setting (the app sets the browser tab from DOCKER_REGISTRY_UI_TITLE)."""
+    name, port = dock.run("ui", UI_IMAGE, publish=80, wait_http="/", env={
+        "REGISTRY_TITLE": "Registry of team A", "SINGLE_REGISTRY": "true", "DELETE_IMAGES": "yes",
+        "SHOW_CONTENT_DIGEST": "true", "THEME": "dark", "DOCKER_REGISTRY_UI_TITLE": "ACME images",
+        "ENABLE_VERSION_NOTIFICATION": "false", "CATALOG_ELEMENTS_LIMIT": "500",
+    })
+    body = http("http://127.0.0.1:%d/" % port)[2].decode()
+    app = ui_app_attributes(body)
+    assert app["name"] == "Registry of team A"
+    assert app["single-registry"] == "true"
+    assert app["is-image-remove-activated"] == "true"
+    assert app["show-content-digest"] == "true"
+    assert app["theme"] == "dark"
+    assert app["docker-registry-ui-title"] == "ACME images"
+    assert app["enable-version-notification"] == "false"
+    assert app["catalog-elements-limit"] == "500"
+    assert app["registry-url"] == "" and app["pull-url"] == ""  # unset: empty, as the real sed leaves it
+    assert app["show-catalog-nb-tags"] == "false"  # the image's own default
+    assert "${" not in body
+    assert "<title>Docker Registry UI</title>" in body and "ACME images</title>" not in body
+    # Negative control: DELETE_IMAGES=false and unset both give "false"; no notification setting, empty.
+    dummy, port2 = dock.run("ui2", UI_IMAGE, publish=80, wait_http="/", env={"DELETE_IMAGES": "false"})
+    app2 = ui_app_attributes(http("http://127.0.0.1:%d/" % port2)[2].decode())
+    assert app2["is-image-remove-activated"] == "false"
+    assert app2["enable-version-notification"] == "" and app2["docker-registry-ui-title"] == ""
+    dummy, port3 = dock.run("ui3", UI_IMAGE, publish=80, wait_http="/")
+    assert ui_app_attributes(http("http://127.0.0.1:%d/" % port3)[2].decode())["is-image-remove-activated"] == "false"
+
+
+def test_ui_reads_proxy_headers_from_the_env_file(dock, tmp_path):
+    """NGINX_PROXY_HEADER_* from /etc/nginx/.env (a mounted file keeps them out of docker inspect)."""
+    env_file = tmp_path / "ui.env"
+    env_file.write_text("NGINX_PROXY_HEADER_X_Forwarded_User=dockyard\nNGINX_PROXY_PASS_HEADER_Docker_Distribution_Api_Version=1\n")
+    name, dummy = dock.run("ui", UI_IMAGE, publish=80, wait_http="/", env={
+        "NGINX_PROXY_PASS_URL": "http://127.0.0.1:5000"}, volumes=["%s:/etc/nginx/.env:ro" % env_file])
+    conf = docker("exec", name, "cat", "/etc/nginx/conf.d/default.conf").stdout
+    assert 'proxy_set_header X-Forwarded-User "dockyard";' in conf
+    assert 'proxy_pass_header "Docker-Distribution-Api-Version";' in conf
+    env = docker("inspect", "-f", "{{json .Config.Env}}", name).stdout
+    assert "dockyard" not in env
 
 
 ECHO_CONF = r"""
@@ -499,7 +574,7 @@ def test_ui_includes_tls_server_block_from_conf_d(dock, tmp_path):
     trusted = ssl.create_default_context(cafile=str(certs / "tls.crt"))
     status, dummy, body = http(url, context=trusted)
     assert status == 200
-    assert title in body.decode()
+    assert ui_app_attributes(body.decode())["name"] == title
     # Negative controls: not trusted without the CA; plain HTTP on the TLS port refused.
     with pytest.raises(urllib.error.URLError) as excinfo:
         http(url, context=ssl.create_default_context())

@@ -1,27 +1,39 @@
 #!/usr/bin/env bash
 # Prepare the test bed on a Debian 12 machine (root, no systemd, no image registry
 # reachable): Debian packages, Docker Compose v2, a running dockerd, and the
-# locally built images the tests deploy:
-#   registry:2.8.3, registry:2     stand-in for the official registry image
-#   joxit/docker-registry-ui:2.5.7 stand-in for the Joxit UI image
-#   dockyard-test/hello:1          tiny payload for push/pull tests
+# locally built images the tests deploy (names in tests/testbed/stand-ins.yml, never an upstream name):
+#   dockyard-test/registry:2.8.3    stand-in for the official registry image (distribution 2.8)
+#   dockyard-test/registry-ui:2.6.0 stand-in for the Joxit UI image (joxit/docker-registry-ui 2.6.0)
+#   dockyard-test/hello:1           tiny payload for push/pull tests
 #   dockyard-test/ceph-rgw:reef    S3 engine: single-node Ceph + RADOS Gateway (tests/testbed/ceph)
 #   haproxy:2.6, dockyard-test/redis:7  Debian's haproxy and redis-server (tests/testbed/scaleout)
 # Idempotent and quick when everything is there: an image is rebuilt only when
 # the content hash of its build context differs from the label on the image.
 # Non-interactive (CI=true, no stdin). See docs/testbed.md.
+#   setup.sh            everything above
+#   setup.sh engine     packages, dockerd and Compose v2 only (scripts/quickstart where images pull)
+#   setup.sh stand-ins  the engine and the registry and UI stand-ins only
 set -euo pipefail
 
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 COMPOSE_VERSION=2.26.1-4
 PLUGIN_DIR=/usr/local/lib/docker/cli-plugins
 HASH_LABEL=org.dockyard.testbed.content-hash
+# registry_image / registry_ui_image of stand-ins.yml (one `key: value` a line).
+stand_in() { sed -n "s/^$1: *//p" "$HERE/stand-ins.yml" | tr -d "\"'"; }
+REGISTRY_STANDIN=$(stand_in registry_image)
+UI_STANDIN=$(stand_in registry_ui_image)
+# Upstream names earlier versions of this script gave the stand-ins: removed from this engine when,
+# and only when, they still name one of our images (the content-hash label says so). A real
+# upstream image under such a name carries no such label and is left alone.
+RETIRED_TAGS=${DOCKYARD_TESTBED_RETIRED_TAGS-registry:2 registry:2.8.3 joxit/docker-registry-ui:2.5.7}
 # python3-bcrypt and python3-cryptography: the modules' dependencies on a plain Debian managed node
 # (Debian 12: bcrypt 3.2.2, cryptography 38.0.4); tests also run the modules on /usr/bin/python3.
 # debootstrap builds the fleet test bed's host image; openssh-client reaches its hosts over SSH.
+# hey: bench/auth-load's HTTP load generator.
 PACKAGES=(docker.io docker-registry busybox-static apache2-utils skopeo nginx-light
           curl openssl rsync iproute2 ca-certificates python3-bcrypt python3-cryptography
-          debootstrap openssh-client shellcheck)
+          debootstrap openssh-client shellcheck hey)
 
 export DEBIAN_FRONTEND=noninteractive DOCKER_BUILDKIT=0
 APT_OPTS=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef
@@ -257,6 +269,37 @@ build_image() {
   }
 }
 
+# ---------------------------------------------------------------- TLS scanner
+# sslyze (PyPI) in a virtualenv of its own: it pins its own cryptography and nassl versions.
+SSLYZE_VENV=/opt/dockyard-sslyze
+SSLYZE_VERSION=6.3.1
+install_sslyze() {
+  if [ -x "$SSLYZE_VENV/bin/sslyze" ] && "$SSLYZE_VENV/bin/pip" show sslyze 2>/dev/null | grep -qx "Version: $SSLYZE_VERSION"; then
+    log "sslyze $SSLYZE_VERSION"
+    return
+  fi
+  log "installing sslyze $SSLYZE_VERSION into $SSLYZE_VENV"
+  python3 -m venv "$SSLYZE_VENV"
+  "$SSLYZE_VENV/bin/pip" install --disable-pip-version-check -q "sslyze==$SSLYZE_VERSION"
+}
+
+# Untag the retired upstream names that point at one of our stand-ins (a tag only: the image stays
+# under its own name, and containers made from it keep running).
+retire_upstream_tags() {
+  local tag label
+  for tag in $RETIRED_TAGS; do
+    label=$(docker image inspect -f "{{ index .Config.Labels \"$HASH_LABEL\" }}" "$tag" 2>/dev/null || true)
+    case "$label" in
+      ''|'<no value>') continue ;;
+    esac
+    log "removing the upstream name $tag from our stand-in (it is ours: label $HASH_LABEL=$label)"
+    docker rmi "$tag" >/dev/null 2>"$WORK/rmi.log" || {
+      log "WARNING: $tag still names our stand-in: $(tr '\n' ' ' < "$WORK/rmi.log")"
+      log "WARNING: remove the containers made from it (docker ps -a --filter ancestor=$tag), then rerun me"
+    }
+  done
+}
+
 summary() {
   printf '\nTest bed ready\n'
   printf '  engine:  Docker %s (client %s)\n' "$(docker version -f '{{.Server.Version}}')" \
@@ -264,16 +307,28 @@ summary() {
   printf '  compose: %s\n' "$(docker compose version --short)"
   printf '  images:\n'
   local tag
-  for tag in registry:2.8.3 registry:2 joxit/docker-registry-ui:2.5.7 dockyard-test/hello:1; do
+  for tag in "$REGISTRY_STANDIN" "$UI_STANDIN" dockyard-test/hello:1; do
     printf '    %-32s %s\n' "$tag" "$(docker image inspect -f '{{.Id}}' "$tag" | cut -c8-19)"
   done
 }
 
+case "${1:-all}" in
+  engine|stand-ins|all) ;;
+  *) die "usage: setup.sh [engine|stand-ins|all] (got '$1')" ;;
+esac
 install_packages
 start_dockerd
 install_compose
-build_image registry registry:2.8.3 registry:2
-build_image ui joxit/docker-registry-ui:2.5.7
+if [ "${1:-all}" = engine ]; then
+  exit 0
+fi
+install_sslyze
+build_image registry "$REGISTRY_STANDIN"
+build_image ui "$UI_STANDIN"
+retire_upstream_tags
+if [ "${1:-all}" = stand-ins ]; then
+  exit 0
+fi
 build_image hello dockyard-test/hello:1
 # The fleet test bed's host image (sshd + own dockerd), cached by content hash like the others.
 bash "$HERE/fleet/build.sh"

@@ -44,10 +44,27 @@ BUILD_HINT = 'build it with tests/testbed/setup.sh (or tests/testbed/fleet/build
 SSH_COMMON_ARGS = '-o StrictHostKeyChecking=no -o UserKnownHostsFile=/dev/null -o IdentitiesOnly=yes'
 PYTHON = '/usr/bin/python3'
 
-# The local stand-ins (tests/testbed/setup.sh) and the references the role deploys them as.
+# The test bed's stand-ins as role variables (registry_version, registry_image, registry_ui_image):
+# the `key: value` lines of tests/testbed/stand-ins.yml, which setup.sh builds them from.
+STAND_INS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), 'stand-ins.yml')
+
+
+def stand_in_vars(path=STAND_INS):
+    """{'registry_version', 'registry_image', 'registry_ui_image'} of stand-ins.yml."""
+    found = {}
+    with open(path) as handle:
+        for line in handle:
+            match = re.match(r'^([a-z_]+):\s*"?([^"#\s]+)"?\s*$', line)
+            if match:
+                found[match.group(1)] = match.group(2)
+    return found
+
+
+# The local stand-ins (tests/testbed/setup.sh) and the references the role deploys them as: the
+# registry and UI under their own names (the role gets them as registry_image / registry_ui_image).
 STAND_IN_IMAGES = (
-    ('registry:2.8.3', 'docker.io/library/registry:2.8.3', 'registry'),
-    ('joxit/docker-registry-ui:2.5.7', 'docker.io/joxit/docker-registry-ui:2.5.7', 'registry'),
+    (stand_in_vars()['registry_image'], stand_in_vars()['registry_image'], 'registry'),
+    (stand_in_vars()['registry_ui_image'], stand_in_vars()['registry_ui_image'], 'registry'),
     ('dockyard-test/hello:1', 'docker.io/dockyard-test/hello:1', 'payload'),
 )
 
@@ -363,13 +380,15 @@ def save_images(path, kinds=('registry', 'payload')):
 
 
 def write_images_vars(path, archives):
-    """PATH/images.yml: registry_image_archives (registry, UI) and fleet_payload_archives."""
-    variables = {
+    """PATH/images.yml: registry_image_archives (registry, UI), fleet_payload_archives, and the
+    stand-ins as the role's registry_version, registry_image and registry_ui_image."""
+    variables = dict(stand_in_vars())
+    variables.update({
         'registry_image_archives': [{'src': a['src'], 'image': a['image']}
                                     for a in archives if a['kind'] == 'registry'],
         'fleet_payload_archives': [{'src': a['src'], 'image': a['image']}
                                    for a in archives if a['kind'] == 'payload'],
-    }
+    })
     target = os.path.join(path, 'images.yml')
     with open(target, 'w') as handle:
         handle.write('---\n# docker save archives of the test bed images (fleet.py save-images)\n')

@@ -1,17 +1,22 @@
 #!/bin/sh
-# Test-bed stand-in for joxit/docker-registry-ui 2.x's
+# Test-bed stand-in for joxit/docker-registry-ui 2.6.0's
 # /docker-entrypoint.d/90-docker-registry-ui.sh: turns the image's documented
-# environment into the nginx server block and the page, ONCE, at the
-# container's first start (a restarted container keeps what it generated; a
-# changed environment needs a recreated container, as with the real image).
+# environment into the nginx server block and the attributes of the app element
+# in index.html, ONCE, at the container's first start (a restarted container
+# keeps what it generated; a changed environment needs a recreated container,
+# as with the real image).
 #
 #   NGINX_LISTEN_PORT               port of the UI server block (default 80)
 #   NGINX_PROXY_PASS_URL            non-empty: add "location /v2" proxying there
 #   NGINX_PROXY_HEADER_<Name>       proxy_set_header <Name, _ -> -> "<value>"
 #   NGINX_PROXY_PASS_HEADER_<Name>  proxy_pass_header <Name, _ -> ->
 #   NGINX_RESOLVER                  resolver for the proxied host name
-#   REGISTRY_TITLE, REGISTRY_URL, SINGLE_REGISTRY, DELETE_IMAGES, ...: page
-# Variables may also come from /etc/nginx/.env (NAME=value lines).
+#   REGISTRY_TITLE, REGISTRY_URL, SINGLE_REGISTRY, DELETE_IMAGES, ...,
+#   DOCKER_REGISTRY_UI_TITLE, ENABLE_VERSION_NOTIFICATION: attributes of the
+#                                   <docker-registry-ui> element of index.html
+# As the real image: NGINX_PROXY_HEADER_* and NGINX_PROXY_PASS_HEADER_* may also
+# come from /etc/nginx/.env (NAME=value lines); a user other than root moves
+# the default port 80 to 8080.
 # Header values are never printed: they often carry credentials.
 set -eu
 
@@ -64,8 +69,12 @@ header_lines() {
 
 render_conf() {
     port=${NGINX_LISTEN_PORT:-80}
-    case "$port" in
-        ''|*[!0-9]*) fail "NGINX_LISTEN_PORT must be a port number, got '$port'" ;;
+    if [ "$(id -u)" != 0 ] && [ "$port" = 80 ]; then
+        port=8080
+    fi
+    # Joxit puts the value into `listen` as it is: a port, or an address and a port (127.0.0.1:80).
+    case "${port##*:}" in
+        ''|*[!0-9]*) fail "NGINX_LISTEN_PORT must be a port or ADDRESS:PORT, got '$port'" ;;
     esac
     url=${NGINX_PROXY_PASS_URL:-}
     resolver=${NGINX_RESOLVER:-}
@@ -132,36 +141,25 @@ CONF
 CONF
 }
 
+# The page, as the real script makes it: every ${NAME} placeholder of index.html (the attributes
+# of the app element) becomes the variable's value, an unset one an empty string; DELETE_IMAGES
+# becomes true unless it is empty or "false". A page without placeholders (a restarted container)
+# is left as it is.
 render_page() {
-    title=${REGISTRY_TITLE:-}
-    case "${DELETE_IMAGES:-}" in
-        ''|false) delete=false ;;
-        *) delete=true ;;
-    esac
-    cat <<PAGE
-<!DOCTYPE html>
-<!-- dockyard.registry test bed: stand-in for joxit/docker-registry-ui 2.x (a static page, not the web app) -->
-<html>
-<head><meta charset="utf-8"><title>${title:-Docker Registry UI}</title></head>
-<body>
-<h1>${title:-Docker Registry UI}</h1>
-<docker-registry-ui
-  title="${title}"
-  registry-url="${REGISTRY_URL:-}"
-  pull-url="${PULL_URL:-}"
-  single-registry="${SINGLE_REGISTRY:-}"
-  delete-images="${delete}"
-  show-content-digest="${SHOW_CONTENT_DIGEST:-}"
-  show-catalog-nb-tags="${SHOW_CATALOG_NB_TAGS:-}"
-  catalog-elements-limit="${CATALOG_ELEMENTS_LIMIT:-}"
-  taglist-page-size="${TAGLIST_PAGE_SIZE:-}"
-  registry-secured="${REGISTRY_SECURED:-}"
-  use-control-cache-header="${USE_CONTROL_CACHE_HEADER:-}"
-  theme="${THEME:-}"
-></docker-registry-ui>
-</body>
-</html>
-PAGE
+    # shellcheck disable=SC2013  # placeholder names are single words
+    for name in $(grep -o '[$]{[A-Z_]*}' "$page" | sed 's/^..//; s/.$//' | sort -u); do
+        if [ "$name" = DELETE_IMAGES ]; then
+            case "${DELETE_IMAGES:-}" in
+                ''|false) value=false ;;
+                *) value=true ;;
+            esac
+        else
+            # (no printenv in busybox-static; $name is [A-Z_]+, from the grep above)
+            eval "value=\${$name:-}"
+        fi
+        # The real script pastes values with sed (delimiter ~) the same way.
+        sed -i "s~[$]{$name}~$value~g" "$page"
+    done
 }
 
 # Only files still as shipped are (re)generated: a restarted container keeps
@@ -175,6 +173,10 @@ if [ -f "$conf" ] && grep -q '^# dockyard-ui: pristine' "$conf"; then
         echo "$me: wrote $conf without a /v2 proxy"
     fi
 fi
-if [ -f "$page" ] && grep -q 'dockyard-ui: pristine' "$page"; then
-    render_page > "$page"
+if [ -f "$page" ] && grep -q '[$]{[A-Z_]*}' "$page"; then
+    render_page
+fi
+# Not root: no `user` directive, the pid file where this user may write it (as the real script).
+if [ "$(id -u)" != 0 ] && [ -w /etc/nginx/nginx.conf ]; then
+    sed -i -e '/^user  nginx;/d' -e 's,^pid .*,pid        /tmp/nginx.pid;,' /etc/nginx/nginx.conf
 fi

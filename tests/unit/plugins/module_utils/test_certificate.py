@@ -13,7 +13,7 @@ import pytest
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from ansible_collections.dockyard.registry.plugins.module_utils import _certificate as c
@@ -533,6 +533,148 @@ def test_install_errors(ca, other_ca):
     # Check mode after a csr task that only planned the key: not an error, but a warning.
     planned = c.plan_install(Source('/k', None), Source('/c', None), cert, NOW, 30, key_may_be_planned=True)
     assert planned.reason == 'missing' and planned.changed and planned.warnings
+
+
+# ------------------------------------------------------------------ provided chains (install mode)
+# Real keys and certificates made here: a root, intermediates and a server certificate, signed
+# with RSA, ECDSA or Ed25519 as each test says.
+
+SIGNERS = {
+    'rsa': lambda: rsa.generate_private_key(public_exponent=65537, key_size=2048),
+    'ecdsa': lambda: ec.generate_private_key(ec.SECP256R1()),
+    'ed25519': ed25519.Ed25519PrivateKey.generate,
+}
+
+
+def issue(subject, public_key, issuer, issuer_key, ca, sans=None, **sign_options):
+    """A certificate for ``public_key`` named ``subject``, signed by ``issuer_key`` as ``issuer``."""
+    builder = x509.CertificateBuilder().subject_name(c._name(subject)).issuer_name(c._name(issuer)) \
+        .public_key(public_key).serial_number(x509.random_serial_number()) \
+        .not_valid_before(NOW - DAY).not_valid_after(NOW + 365 * DAY) \
+        .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+    if sans:
+        builder = builder.add_extension(c._san_extension(sans), critical=False)
+    algorithm = None if isinstance(issuer_key, ed25519.Ed25519PrivateKey) else hashes.SHA256()
+    return builder.sign(issuer_key, algorithm, **sign_options)
+
+
+def bundle(*certs):
+    return ''.join(c.certificate_pem(cert).decode() for cert in certs)
+
+
+def make_chain(root_alg='rsa', intermediate_alg='ed25519'):
+    """(server key PEM, server certificate, intermediate, root, root key, intermediate key)."""
+    root_key = SIGNERS[root_alg]()
+    root = issue('Root CA', root_key.public_key(), 'Root CA', root_key, ca=True)
+    intermediate_key = SIGNERS[intermediate_alg]()
+    intermediate = issue('Intermediate CA', intermediate_key.public_key(), 'Root CA', root_key, ca=True)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server = issue('registry.example.com', server_key.public_key(), 'Intermediate CA', intermediate_key, ca=False,
+                   sans=SANS)
+    return pem(server_key), server, intermediate, root, root_key, intermediate_key
+
+
+def install(key_pem, content, check_mode=False):
+    return c.plan_install(Source('/k', key_pem), Source('/srv/certs/registry.crt', None), content, NOW, 30,
+                          key_may_be_planned=check_mode)
+
+
+def refused(key_pem, content):
+    with pytest.raises(CertificateError) as exc:
+        install(key_pem, content)
+    message = str(exc.value)
+    assert message.startswith("certificate_content (for path='/srv/certs/registry.crt'): ")
+    assert 'PRIVATE' not in message and 'BEGIN' not in message
+    return message
+
+
+@pytest.mark.parametrize('root_alg', sorted(SIGNERS))
+@pytest.mark.parametrize('intermediate_alg', sorted(SIGNERS))
+def test_chain_in_order_is_installed(root_alg, intermediate_alg):
+    key_pem, server, intermediate, root = make_chain(root_alg, intermediate_alg)[:4]
+    for content in (bundle(server, intermediate), bundle(server, intermediate, root)):
+        plan = install(key_pem, content)
+        assert plan.reason == 'missing' and plan.cert_pem == content.encode()
+        assert plan.result()['subject'] == 'CN=registry.example.com'
+
+
+def test_chain_with_another_cas_intermediate_of_the_same_name_is_refused():
+    key_pem, server, intermediate, root, root_key = make_chain()[:5]
+    # Another CA's intermediate: same subject name, same root even, but a key of its own.
+    impostor_key = ed25519.Ed25519PrivateKey.generate()
+    impostor = issue('Intermediate CA', impostor_key.public_key(), 'Root CA', root_key, ca=True)
+    assert impostor.subject == server.issuer  # only the signature tells them apart
+    message = refused(key_pem, bundle(server, impostor))
+    assert message.endswith(
+        "certificate 2 (subject 'CN=Intermediate CA') did not sign certificate 1 (subject 'CN=registry.example.com'): "
+        "it has the issuer's name, but the signature does not verify with its key (a certificate of another CA "
+        "with the same name?). Each certificate must be followed by the one that signed it"), message
+    # Also in check mode, before the key is looked at, and whatever follows the broken link.
+    with pytest.raises(CertificateError, match='certificate 2 .* did not sign certificate 1'):
+        install(None, bundle(server, impostor, root), check_mode=True)
+    # Negative control: the same server certificate with its real intermediate is installed.
+    assert install(key_pem, bundle(server, intermediate)).changed
+
+
+def test_chain_with_an_intermediate_of_another_name_is_refused():
+    key_pem, server = make_chain()[:2]
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    other = issue('Other Intermediate', other_key.public_key(), 'Other Intermediate', other_key, ca=True)
+    message = refused(key_pem, bundle(server, other))
+    assert message.endswith("certificate 2 (subject 'CN=Other Intermediate') did not sign certificate 1 (subject "
+                            "'CN=registry.example.com'), whose issuer is 'CN=Intermediate CA'. Each certificate "
+                            "must be followed by the one that signed it"), message
+
+
+def test_chain_with_a_broken_upper_link_is_refused():
+    key_pem, server, intermediate = make_chain()[:3]
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    other_root = issue('Root CA', root_key.public_key(), 'Root CA', root_key, ca=True)
+    message = refused(key_pem, bundle(server, intermediate, other_root))
+    assert "certificate 3 (subject 'CN=Root CA') did not sign certificate 2 (subject 'CN=Intermediate CA')" in message
+
+
+def test_chain_in_the_wrong_order_is_refused():
+    key_pem, server, intermediate, root = make_chain()[:4]
+    message = refused(key_pem, bundle(intermediate, server))
+    assert message.endswith("the chain is in the wrong order: certificate 1 (subject 'CN=Intermediate CA') signed "
+                            "certificate 2 (subject 'CN=registry.example.com'). Put the server certificate first, "
+                            "then the certificate that signed it, and so on"), message
+    assert refused(key_pem, bundle(server, root, intermediate)).endswith(
+        "the chain is in the wrong order: certificate 3 (subject 'CN=Intermediate CA') signed certificate 1 "
+        "(subject 'CN=registry.example.com'). Put the server certificate first, then the certificate that signed "
+        "it, and so on")
+    # Negative control: the right order of the same three is installed.
+    assert install(key_pem, bundle(server, intermediate, root)).changed
+
+
+@pytest.mark.skipif(not hasattr(x509.Certificate, 'signature_algorithm_parameters'),
+                    reason='cryptography < 41 cannot sign or read RSA-PSS certificates')
+def test_rsa_pss_signatures_verify():
+    root_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pss = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+    root = issue('Root CA', root_key.public_key(), 'Root CA', root_key, ca=True, rsa_padding=pss)
+    server_key = ec.generate_private_key(ec.SECP256R1())
+    server = issue('registry.example.com', server_key.public_key(), 'Root CA', root_key, ca=False, sans=SANS,
+                   rsa_padding=pss)
+    assert c.is_signed_by(server, root)
+    assert install(pem(server_key), bundle(server, root)).changed
+    impostor_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    impostor = issue('Root CA', impostor_key.public_key(), 'Root CA', impostor_key, ca=True, rsa_padding=pss)
+    assert not c.is_signed_by(server, impostor)
+
+
+@pytest.mark.parametrize('alg', sorted(SIGNERS))
+def test_signature_verifies_only_with_the_signers_key(alg):
+    signer = SIGNERS[alg]()
+    cert = issue('x', ec.generate_private_key(ec.SECP256R1()).public_key(), 'CA', signer, ca=False)
+    assert c.signature_verifies(cert, signer.public_key())
+    assert not c.signature_verifies(cert, SIGNERS[alg]().public_key())
+    # A certificate whose signature was altered after signing does not verify either.
+    der = bytearray(cert.public_bytes(serialization.Encoding.DER))
+    der[-2] ^= 0x01
+    tampered = x509.load_der_x509_certificate(bytes(der))
+    assert not c.signature_verifies(tampered, signer.public_key())
 
 
 # ------------------------------------------------------------------ results and diffs

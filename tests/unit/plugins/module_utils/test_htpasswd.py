@@ -127,6 +127,19 @@ def test_good_cost(cost):
     assert check_cost(cost) == cost
 
 
+@pytest.mark.parametrize('cost', [3, 32, True, 'ten', 4.5])
+def test_bad_user_cost_names_the_user_entry(cost):
+    with pytest.raises(HtpasswdError) as exc:
+        validate_users([{'name': 'ci', 'password': 'secret-pw', 'cost': cost}])
+    assert str(exc.value).startswith('users[0].cost: ')
+    assert 'use an integer from 4 to 31' in str(exc.value) and 'secret-pw' not in str(exc.value)
+
+
+@pytest.mark.parametrize('cost, expected', [(None, None), (4, 4), (31, 31), ('5', 5)])
+def test_user_cost_is_optional_and_converted_like_the_argument_spec(cost, expected):
+    assert validate_users([{'name': 'ci', 'password': 'pw', 'cost': cost}])[0].cost == expected
+
+
 @pytest.mark.parametrize('workers', [0, -2, True, 1.5])
 def test_bad_workers(workers):
     with pytest.raises(HtpasswdError, match='^workers: '):
@@ -463,3 +476,88 @@ def test_result_never_contains_passwords_or_hashes():
             assert secret not in visible
         assert (result.added, result.removed, result.updated, result.rehashed) == (
             ['new'], ['gone'], ['bob', 'legacy'], ['legacy'])
+
+
+# --- costs: the file's cost, per-user costs, re-hash when the cost differs ----------------
+
+def costs(data):
+    return dict((name, _htpasswd.bcrypt_cost(hashed)) for name, hashed in entries(data))
+
+
+@pytest.mark.parametrize('hashed, expected', [('$2y$04$' + PW_HASH_BODY[3:], 4), ('$2b$' + PW_HASH_BODY, 4),
+                                              (SHA_ENTRY, None), ('', None), (None, None)])
+def test_bcrypt_cost(hashed, expected):
+    assert _htpasswd.bcrypt_cost(hashed) == expected
+
+
+def test_new_users_get_their_own_cost_or_the_files():
+    result = run(None, [{'name': 'alice', 'password': 'pa'}, {'name': 'ci', 'password': 'pc', 'cost': 5}])
+    assert costs(result.content) == {'alice': COST, 'ci': 5}
+    assert bcrypt.checkpw(b'pc', entries(result.content)[1][1].encode())
+    again = run(result.content, [{'name': 'alice', 'password': 'pa'}, {'name': 'ci', 'password': 'pc', 'cost': 5}])
+    assert not again.changed and again.content == result.content
+
+
+@pytest.mark.parametrize('option', ['file', 'user'])
+def test_cost_change_rehashes_a_verified_entry_once(option):
+    data = content(('alice', bhash('pa')), ('bob', bhash('pb')))
+    users = [{'name': 'alice', 'password': 'pa'}, {'name': 'bob', 'password': 'pb'}]
+    kwargs = {}
+    if option == 'file':
+        kwargs['cost'] = 5
+    else:
+        users[1]['cost'] = 5
+    result = run(data, users, **kwargs)
+    changed = ['alice', 'bob'] if option == 'file' else ['bob']
+    assert (result.added, result.removed, result.updated, result.rehashed) == ([], [], changed, changed)
+    assert costs(result.content) == dict(alice=5 if option == 'file' else COST, bob=5)
+    written = dict(entries(result.content))
+    assert bcrypt.checkpw(b'pa', written['alice'].encode()) and bcrypt.checkpw(b'pb', written['bob'].encode())
+    assert '- bob  # re-hashed at cost 5 (was 4)' in result.after
+    again = run(result.content, users, **kwargs)
+    assert not again.changed and again.content == result.content
+
+
+def test_lower_cost_is_applied_too():
+    data = content(('ci', hash_password(b'pc', 6)))
+    result = run(data, [{'name': 'ci', 'password': 'pc', 'cost': COST}])
+    assert result.rehashed == ['ci'] and costs(result.content) == {'ci': COST}
+    assert 're-hashed at cost 4 (was 6)' in result.after
+
+
+def test_cost_change_and_new_password_is_a_password_change():
+    data = content(('bob', bhash('old')))
+    result = run(data, [{'name': 'bob', 'password': 'new', 'cost': 5}])
+    assert (result.updated, result.rehashed) == (['bob'], [])
+    assert costs(result.content) == {'bob': 5} and '# password changed' in result.after
+
+
+def test_on_create_keeps_the_cost_of_existing_entries():
+    data = content(('bob', bhash('pb')))
+    result = run(data, [{'name': 'bob', 'password': 'pb', 'cost': 5}], update_password='on_create')
+    assert not result.changed and result.content == data
+
+
+def test_check_mode_reports_a_cost_change_without_hashing(monkeypatch):
+    data = content(('bob', bhash('pb')))
+
+    def forbidden(*args):
+        raise AssertionError('hashed in check mode')
+    monkeypatch.setattr(_htpasswd, 'hash_password', forbidden)
+    result = run(data, [{'name': 'bob', 'password': 'pb'}], cost=5, hash_new=False)
+    assert result.changed and (result.updated, result.rehashed, result.content) == (['bob'], ['bob'], None)
+
+
+def test_a_wrong_password_with_the_same_cost_is_not_a_cost_change():
+    data = content(('bob', bhash('old')))
+    result = run(data, [{'name': 'bob', 'password': 'new'}])
+    assert (result.updated, result.rehashed) == (['bob'], []) and costs(result.content) == {'bob': COST}
+
+
+def test_a_look_without_cost_judges_passwords_only_and_cannot_hash():
+    data = content(('bob', bhash('pb')), ('ci', bhash('pc')))
+    users = [{'name': 'bob', 'password': 'pb'}, {'name': 'ci', 'password': 'pc', 'cost': 5}]
+    look = run(data, users, cost=None, hash_new=False)
+    assert (look.updated, look.rehashed) == (['ci'], ['ci'])  # only the user with a cost of its own
+    with pytest.raises(HtpasswdError, match='^cost: None is not allowed'):
+        run(data, users, cost=None)

@@ -132,6 +132,41 @@ def test_rehash_of_non_bcrypt_entry_reported(tmp_path):
     assert bcrypt.checkpw(b'Alice-pw-1', dict(read_entries(str(path)))['alice'].encode())
 
 
+def test_per_user_cost_four_steps_then_a_cost_change(tmp_path):
+    path = str(tmp_path / 'htpasswd')
+    args = dict(path=path, cost=4, users=users('alice') + users('bob', cost=5))
+    assert run_module(args, check_mode=True)['added'] == ['alice', 'bob']
+    assert not os.path.exists(path)
+    assert run_module(args)['added'] == ['alice', 'bob']
+    entries = dict(read_entries(path))
+    assert entries['alice'].startswith('$2y$04$') and entries['bob'].startswith('$2y$05$')
+    assert bcrypt.checkpw(b'Bob-pw-2', entries['bob'].encode())
+    inode = os.stat(path).st_ino
+    for check_mode in (True, False):
+        assert not run_module(args, check_mode=check_mode)['changed']
+    assert os.stat(path).st_ino == inode and dict(read_entries(path)) == entries
+
+    args['users'][1]['cost'] = 4  # bob's cost goes down: re-hashed once, same password
+    checked = run_module(args, check_mode=True, diff=True)
+    assert (checked['changed'], checked['updated'], checked['rehashed']) == (True, ['bob'], ['bob'])
+    assert checked['diff']['after'] == 'users:\n- alice\n- bob  # re-hashed at cost 4 (was 5)\n'
+    assert dict(read_entries(path)) == entries
+    applied = run_module(args)
+    assert (applied['changed'], applied['updated'], applied['rehashed']) == (True, ['bob'], ['bob'])
+    after = dict(read_entries(path))
+    assert after['alice'] == entries['alice'] and after['bob'].startswith('$2y$04$')
+    assert bcrypt.checkpw(b'Bob-pw-2', after['bob'].encode())
+    assert not run_module(args)['changed']
+    assert_no_secrets(applied, path)
+
+
+def test_bad_user_cost_fails_before_writing(tmp_path):
+    path = str(tmp_path / 'htpasswd')
+    result = run_module(dict(path=path, users=users('alice', cost=3)))
+    assert result['failed'] and result['msg'].startswith('users[0].cost: 3 is not allowed; use an integer from 4 to 31')
+    assert not os.path.exists(path) and 'Alice-pw-1' not in json.dumps(result)
+
+
 def test_existing_file_keeps_its_mode_and_explicit_mode_is_applied(tmp_path):
     path = str(tmp_path / 'htpasswd')
     run_module(dict(path=path, users=users('alice'), cost=4))

@@ -435,6 +435,7 @@ def htpasswd_file(tmp_path):
 
 def compare(path, check_against_module=True, **options):
     """registry_info's htpasswd facts; when asked, also what the htpasswd module would do."""
+    options.setdefault('cost', 4)  # the cost of htpasswd_file: the module (default 10) would re-hash every entry
     result = run(htpasswd=dict(path=str(path), **options))
     assert not result['failed'], result
     facts = result['htpasswd']
@@ -463,6 +464,25 @@ def test_htpasswd_wrong_password_is_updated(htpasswd_file):
     assert not compare(htpasswd_file, users=users('alice', alice='Not-alices-pw'),
                        update_password='on_create')['changed']
     assert not compare(htpasswd_file, users=[dict(name='bob')], update_password='on_create')['changed']
+
+
+def test_htpasswd_cost_change_is_an_update_as_the_module_sees_it(htpasswd_file):
+    # The file's cost (4) for everybody: nothing to do; another cost for the file or for one user:
+    # the entries whose password verifies would be re-hashed.
+    assert not compare(htpasswd_file, users=users('alice', 'bob'))['changed']
+    assert compare(htpasswd_file, users=users('alice', 'bob'), cost=5) == \
+        dict(changed=True, added=[], removed=[], updated=['alice', 'bob'])
+    per_user = users('alice', 'bob')
+    per_user[1]['cost'] = 5
+    assert compare(htpasswd_file, users=per_user) == dict(changed=True, added=[], removed=[], updated=['bob'])
+    per_user[0]['cost'] = 4
+    per_user[1]['cost'] = 4
+    assert not compare(htpasswd_file, users=per_user, cost=10)['changed']
+    # Not told the file's cost, it judges passwords only (the module, whose cost defaults to 10, would re-hash).
+    unjudged = run(htpasswd=dict(path=str(htpasswd_file), users=users('alice', 'bob')))['htpasswd']
+    assert unjudged == dict(changed=False, added=[], removed=[], updated=[])
+    assert compare(htpasswd_file, check_against_module=False, users=[dict(per_user[1], cost=5)], cost=None) == \
+        dict(changed=True, added=[], removed=[], updated=['bob'])
 
 
 def test_htpasswd_exclusive_removal_add_and_absent(htpasswd_file):
@@ -540,9 +560,12 @@ def inspect_item(name, service, status, image, labels, health=None):
     state = {'Status': status, 'StartedAt': '2026-01-0%dT00:00:00.1Z' % len(name)}
     if health is not None:
         state['Health'] = {'Status': health, 'FailingStreak': 0}
-    return {'Id': name * 8, 'Name': '/' + name, 'Image': image, 'State': state,
+    item = {'Id': name * 8, 'Name': '/' + name, 'Image': image, 'State': state,
             'Config': {'Labels': dict(labels, **{'com.docker.compose.service': service}) if labels is not None
                        else None}}
+    if service == 'registry':
+        item['HostConfig'] = {'PortBindings': {'5000/tcp': [{'HostIp': '127.0.0.1', 'HostPort': '5001'}]}}
+    return item
 
 
 def test_docker_facts_from_the_cli(docker):
@@ -569,7 +592,8 @@ def test_docker_facts_from_the_cli(docker):
         labels = item['Config']['Labels'] or {}
         return dict(name=item['Name'][1:], service=labels.get('com.docker.compose.service', ''),
                     state=item['State']['Status'], health=item['State'].get('Health', {}).get('Status', ''),
-                    image_id=item['Image'], labels=labels, started_at=item['State']['StartedAt'])
+                    image_id=item['Image'], labels=labels, started_at=item['State']['StartedAt'],
+                    published=[{'address': '127.0.0.1', 'port': 5001}] if 'HostConfig' in item else [])
     want = sorted((expected(item) for item in items), key=lambda c: (c['service'], c['name']))
     assert result['containers'] == want
     assert [c['service'] for c in result['containers']] == ['', 'registry', 'ui']

@@ -340,7 +340,7 @@ def test_ui_modes():
     assert 'Access-Control-Allow-Origin' not in plan()['config']['http']['headers']
     forward = plan(registry_ui_mode='forward_credentials', registry_ui_proxy_user={'name': 'ui', 'password': PASSWORD})
     assert forward['ui']['forwards_credentials']
-    assert forward['compose']['services']['ui']['env_file'] == [forward['paths']['ui_env']]
+    assert '%s:/etc/nginx/.env:ro' % forward['paths']['ui_env'] in forward['compose']['services']['ui']['volumes']
     token = base64.b64encode(('ui:' + PASSWORD).encode()).decode()
     assert forward['ui']['env_content'] == 'NGINX_PROXY_HEADER_Authorization=Basic %s\n' % token
     assert _entry(forward, 'ui_env')['sha256'] == hashlib.sha256(forward['ui']['env_content'].encode()).hexdigest()
@@ -487,3 +487,72 @@ def test_env_strings_and_secret_files():
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {'registry_plan', 'registry_env'}
+
+
+def _look(ports, published=()):
+    return {'paths': {}, 'images': {}, 'ports': ports,
+            'containers': [{'service': 'registry', 'published': list(published)}]}
+
+
+def test_a_port_held_by_something_else_is_a_problem_naming_only_that_port():
+    taken = build_plan(variables(), info=_look({'5000': ['0.0.0.0'], '8443': []}))
+    assert taken['problems'] == [
+        "registry_port: 5000 is already in use on this host (a socket listens on 0.0.0.0:5000) by something other"
+        " than this deployment (Compose project 'registry'); allowed: a free port, or stop what holds it."]
+    assert build_plan(variables(), info=_look({'5000': [], '8443': ['127.0.0.1']}))['problems'][0].startswith(
+        'registry_ui_port: 8443 is already in use')
+    # Controls: free ports; the port held by this project's own container; another address.
+    assert build_plan(variables(), info=_look({'5000': [], '8443': []}))['problems'] == []
+    assert build_plan(variables(), info=_look({'5000': ['0.0.0.0'], '8443': []},
+                                              [{'address': '0.0.0.0', 'port': 5000}]))['problems'] == []
+    assert build_plan(variables(registry_ui_bind_address='127.0.0.1'),
+                      info=_look({'5000': [], '8443': ['192.0.2.1']}))['problems'] == []
+    assert build_plan(variables(registry_bind_address='127.0.0.1'),
+                      info=_look({'5000': ['::'], '8443': []}))['problems'] != []
+    assert plan()['look']['ports'] == [5000, 8443]
+    assert plan(registry_ui_enabled=False)['look']['ports'] == [5000]
+
+
+def test_containers_are_hardened_and_tls_follows_mozilla_intermediate():
+    p = plan()
+    registry, ui = p['compose']['services']['registry'], p['compose']['services']['ui']
+    assert registry['security_opt'] == ['no-new-privileges:true'] and registry['cap_drop'] == ['ALL']
+    assert registry['read_only'] is True and registry['tmpfs'] == ['/tmp'] and 'cap_add' not in registry
+    assert ui['security_opt'] == ['no-new-privileges:true'] and ui['cap_drop'] == ['ALL']
+    assert 'NET_BIND_SERVICE' in ui['cap_add'] and 'SYS_ADMIN' not in ui['cap_add'] and 'read_only' not in ui
+    tls = p['config']['http']['tls']
+    assert tls['minimumtls'] == 'tls1.2' and all('CBC' not in suite and 'GCM' in suite or 'CHACHA20' in suite
+                                                 for suite in tls['ciphersuites'])
+    assert p['config']['http']['headers']['Strict-Transport-Security'] == ['max-age=63072000']
+    conf = _file(p, 'ui_tls_conf')['content']
+    for line in ('ssl_protocols TLSv1.2 TLSv1.3;', 'ssl_ecdh_curve X25519:prime256v1:secp384r1;', 'server_tokens off;',
+                 'add_header Strict-Transport-Security "max-age=63072000" always;',
+                 'add_header X-Frame-Options "DENY" always;'):
+        assert line in conf
+    assert 'CBC' not in conf and 'SHA1' not in conf and 'secp521r1' not in conf
+    env = ui['environment']
+    assert env['NGINX_LISTEN_PORT'] == '127.0.0.1:80' and env['ENABLE_VERSION_NOTIFICATION'] == 'false'
+    assert env['DOCKER_REGISTRY_UI_TITLE'] == env['REGISTRY_TITLE'] == 'Docker registry'
+    # Control: without HTTPS in front, the plain server is the UI's published server.
+    assert 'NGINX_LISTEN_PORT' not in plan(registry_ui_tls=False)['compose']['services']['ui']['environment']
+    # The user may turn the version notice on.
+    assert plan(registry_ui_env={'ENABLE_VERSION_NOTIFICATION': True})['compose']['services']['ui'][
+        'environment']['ENABLE_VERSION_NOTIFICATION'] == 'true'
+
+
+@pytest.mark.parametrize('version, mounted', [('2.6.0', True), ('2.10.1', True), ('2.5.7', False), ('custom', False)])
+def test_forwarded_credentials_stay_out_of_the_environment_from_joxit_2_6(version, mounted):
+    p = plan(registry_ui_version=version, registry_ui_mode='forward_credentials',
+             registry_ui_proxy_user={'name': 'ui', 'password': PASSWORD})
+    ui = p['compose']['services']['ui']
+    mount = '%s:/etc/nginx/.env:ro' % p['paths']['ui_env']
+    assert (mount in ui['volumes']) == mounted
+    assert (ui['env_file'] == []) == mounted
+    label = ui['labels'].get('io.dockyard.registry.ui-env')
+    assert bool(label) == mounted
+    if mounted:
+        # The label changes with the credentials (a new password recreates the UI) and is not their sha256.
+        other = plan(registry_ui_version=version, registry_ui_mode='forward_credentials',
+                     registry_ui_proxy_user={'name': 'ui', 'password': PASSWORD + 'x'})
+        assert other['compose']['services']['ui']['labels']['io.dockyard.registry.ui-env'] != label
+        assert label != hashlib.sha256(p['ui']['env_content'].encode()).hexdigest()
