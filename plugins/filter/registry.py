@@ -38,6 +38,10 @@ options:
   secret:
     description: C(registry_env) only. The HTTP secret to use (O(_input) is then ignored).
     type: str
+  extra:
+    description: C(registry_env) only. Other secrets of the registry's environment (the storage's keys,
+      the Redis password), as the plan's C(secret_env) gives them; written after the HTTP secret.
+    type: dict
 '''
 
 EXAMPLES = r'''
@@ -72,12 +76,13 @@ def registry_plan(variables, info=None, certificate_sha256=None):
         raise AnsibleFilterError(str(exc))
 
 
-def registry_env(stored, secret=''):
-    """secrets/registry.env: ``secret`` when given, else the stored one, else a new random one."""
+def registry_env(stored, secret='', extra=None):
+    """secrets/registry.env: ``secret`` when given, else the stored one, else a new random one;
+    then the ``extra`` variables (the plan's secret_env)."""
     value = secret or stored_http_secret(stored or '')
     if not value:
         value = ''.join(secrets.choice(_SECRET_ALPHABET) for dummy in range(64))
-    return env_content(value)
+    return env_content(value, dict(extra or {}))
 
 
 class FilterModule(object):

@@ -62,6 +62,7 @@ options:
             (C(re.fullmatch) on the content decoded as UTF-8); the result is RV(paths.matches).
           - Inline flags such as V((?s\)) or V((?m\)) may be used.
           - A file that is not a regular file, cannot be read or is not valid UTF-8 does not match.
+          - Never shown (it may hold a secret file's known lines).
         type: str
   certificate:
     description:
@@ -75,6 +76,42 @@ options:
       - Passwords are verified against the stored bcrypt hashes (C(bcrypt.checkpw), one thread per CPU);
         nothing is hashed and nothing is written.
     type: dict
+  s3:
+    description:
+      - Probe the S3 bucket the registry's C(s3) storage driver will use, from this host, with one
+        C(ListObjectsV2) request (C(max-keys=1)) signed with AWS Signature Version 4.
+      - The result (RV(s3)) names the endpoint and the bucket and the S3 error code, never a key.
+        Without keys the bucket is not probed.
+    type: dict
+    suboptions:
+      endpoint:
+        description: V(http(s\)://host[:port]) of the S3 service; empty for AWS S3 in O(s3.region).
+        type: str
+        default: ""
+      region:
+        description: The region the request is signed for.
+        type: str
+        default: us-east-1
+      bucket:
+        description: The bucket.
+        type: str
+        required: true
+      access_key:
+        description: The access key. Never shown, never returned.
+        type: str
+        default: ""
+      secret_key:
+        description: The secret key. Never shown, never returned.
+        type: str
+        default: ""
+      path_style:
+        description: Address the bucket by path (V(endpoint/bucket)) rather than host name.
+        type: bool
+        default: true
+      timeout:
+        description: Seconds to wait for the answer.
+        type: int
+        default: 10
   health:
     description:
       - Look at the registry as a client does, once. The TLS handshake (verified against
@@ -303,6 +340,37 @@ health:
       returned: always
       sample:
         tls: {ok: true, skipped: false, status: null, latency_ms: 4, msg: "TLS 1.3, certificate valid for 364 days"}
+s3:
+  description: The probe of the S3 bucket (O(s3)).
+  returned: when O(s3) is given
+  type: dict
+  contains:
+    ok:
+      description: Whether the keys could list the bucket (V(true) also when not probed).
+      type: bool
+      returned: always
+      sample: false
+    skipped:
+      description: Whether the bucket was not probed (no keys given).
+      type: bool
+      returned: always
+      sample: false
+    status:
+      description: The HTTP status of the answer; V(null) when none came.
+      type: int
+      returned: always
+      sample: 403
+    code:
+      description: The S3 error code of the answer, or the empty string.
+      type: str
+      returned: always
+      sample: SignatureDoesNotMatch
+    msg:
+      description: What happened, naming the endpoint and the bucket (never a key).
+      type: str
+      returned: always
+      sample: "S3 bucket 'registry' at http://s3.example:7480 answered HTTP 403 SignatureDoesNotMatch: the secret key
+        does not match the access key"
 containers:
   description:
     - The containers of the Compose project O(project_name), sorted by service and name.
@@ -373,6 +441,7 @@ from ansible_collections.dockyard.registry.plugins.module_utils._cryptography_de
 from ansible_collections.dockyard.registry.plugins.module_utils._certificate import certificate_argument_spec
 from ansible_collections.dockyard.registry.plugins.module_utils._health import client_argument_spec
 from ansible_collections.dockyard.registry.plugins.module_utils._htpasswd import htpasswd_argument_spec
+from ansible_collections.dockyard.registry.plugins.module_utils._s3 import probe_bucket
 
 
 def _runner(module):
@@ -408,11 +477,20 @@ def main():
                 path=dict(type='path', required=True),
                 checksum=dict(type='bool', default=False),
                 sha256=dict(type='str', no_log=True),
-                regexp=dict(type='str'),
+                regexp=dict(type='str', no_log=True),
             )),
             certificate=certificate_argument_spec(required=True).as_suboption(),
             htpasswd=htpasswd_argument_spec(info=True).as_suboption(no_log=False),
             health=client_argument_spec(request_timeout=_info.HEALTH_REQUEST_TIMEOUT).as_suboption(),
+            s3=dict(type='dict', options=dict(
+                endpoint=dict(type='str', default=''),
+                region=dict(type='str', default='us-east-1'),
+                bucket=dict(type='str', required=True),
+                access_key=dict(type='str', default='', no_log=True),
+                secret_key=dict(type='str', default='', no_log=True),
+                path_style=dict(type='bool', default=True),
+                timeout=dict(type='int', default=10),
+            )),
             project_name=dict(type='str'),
             images=dict(type='list', elements='str', default=[]),
             ports=dict(type='list', elements='int', default=[]),
@@ -454,6 +532,8 @@ def main():
         result.update(docker.result())
         if health is not None:
             result['health'] = health.result()
+    if params['s3'] is not None:
+        result['s3'] = probe_bucket(**params['s3'])
     if params['ports']:
         result['ports'] = dict((str(port), addresses) for port, addresses in _info.listening_ports(params['ports']).items())
     if errors:

@@ -575,6 +575,8 @@ UI_MODES = dict((mode.name, mode) for mode in (ProxyUi(), ForwardCredentialsUi()
 
 class StorageDriver(object):
     name = None
+    # Whether several registries can share this storage (replicas behind a load balancer).
+    shared = False
 
     def section(self, v):
         raise NotImplementedError
@@ -585,6 +587,22 @@ class StorageDriver(object):
 
     def validate(self, v):
         pass
+
+    def parameters(self, v):
+        """Other keys of config.yml's `storage` section (redirect, ...)."""
+        return {}
+
+    def secret_env(self, v):
+        """{name: value} of secrets passed in secrets/registry.env, never in config.yml."""
+        return {}
+
+    def look(self, v):
+        """The `s3` option of the look at the host (a probe of the storage), or None."""
+        return None
+
+    def where(self, v):
+        """The shared storage's identity (replicas with the same one share images), or None."""
+        return None
 
 
 class FilesystemStorage(StorageDriver):
@@ -597,7 +615,134 @@ class FilesystemStorage(StorageDriver):
         return True
 
 
-STORAGE_DRIVERS = dict((driver.name, driver) for driver in (FilesystemStorage(),))
+# S3 (any S3 API: AWS, Ceph RADOS Gateway, MinIO, ...): registry_storage_s3 over these defaults.
+S3_DEFAULTS = {
+    'endpoint': '',          # empty: AWS S3 of the region
+    'region': 'us-east-1',
+    'bucket': '',
+    'access_key': '',        # both empty: the host's own credentials (e.g. an AWS instance role)
+    'secret_key': '',
+    'path_style': None,      # None: path-style when an endpoint is given, bucket-in-hostname on AWS
+    'chunk_size': 10485760,
+    'redirect': False,
+    'root_directory': '',
+    'encrypt': False,
+}
+S3_MIN_CHUNK = 5 * 1024 * 1024
+_BUCKET_RE = re.compile(r'^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$')
+_ENDPOINT_RE = re.compile(r'^https?://[A-Za-z0-9.\-]+(:[0-9]{1,5})?/?$|^https?://\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?/?$')
+
+
+class S3Storage(StorageDriver):
+    name = 's3'
+    shared = True
+
+    def options(self, v):
+        given = v.get('registry_storage_s3') or {}
+        options = dict(S3_DEFAULTS)
+        if isinstance(given, dict):
+            options.update((key, value) for key, value in given.items() if value is not None)
+        endpoint = str(options['endpoint'] or '').rstrip('/')
+        options['endpoint'] = endpoint
+        if options['path_style'] is None:
+            options['path_style'] = bool(endpoint)
+        return options
+
+    def validate(self, v):
+        given = v.get('registry_storage_s3')
+        if given is not None and not isinstance(given, dict):
+            v.problem('registry_storage_s3: must be a dictionary (endpoint, region, bucket, access_key, secret_key,'
+                      ' path_style, chunk_size, redirect, root_directory, encrypt), got %s.' % type(given).__name__)
+            return
+        unknown = sorted(set(given or {}) - set(S3_DEFAULTS))
+        if unknown:
+            v.problem('registry_storage_s3: unknown key%s %s; allowed: %s.' % (
+                's' if len(unknown) > 1 else '', ', '.join(unknown), ', '.join(sorted(S3_DEFAULTS))))
+        o = self.options(v)
+        bucket = str(o['bucket'] or '')
+        if not _BUCKET_RE.match(bucket) or '..' in bucket:
+            v.problem("registry_storage_s3.bucket: '%s' is not an S3 bucket name; allowed: 3 to 63 lower-case letters,"
+                      " digits, '.' and '-', starting and ending with a letter or digit (registry_storage_driver s3"
+                      " needs one)." % bucket)
+        if o['endpoint'] and not _ENDPOINT_RE.match(o['endpoint']):
+            v.problem("registry_storage_s3.endpoint: '%s' is not allowed; allowed: http(s)://host[:port] of the S3"
+                      " service (Ceph RADOS Gateway, MinIO, ...), or empty for AWS S3 in the region." % o['endpoint'])
+        if not re.match(r'^[a-z0-9-]{1,64}$', str(o['region'] or '')):
+            v.problem("registry_storage_s3.region: '%s' is not allowed; allowed: a region name such as us-east-1"
+                      " (S3 services without regions take any, e.g. us-east-1)." % o['region'])
+        if bool(o['access_key']) != bool(o['secret_key']):
+            v.problem('registry_storage_s3: access_key and secret_key go together (got %s and %s); give both (from'
+                      ' vault), or neither to use the host\'s own credentials (e.g. an AWS instance role).'
+                      % ('an access key' if o['access_key'] else 'no access key',
+                         'a secret key' if o['secret_key'] else 'no secret key'))
+        for key in ('access_key', 'secret_key'):
+            if o[key] and re.search(r'\s', str(o[key])):
+                v.problem('registry_storage_s3.%s: the value given contains white space; allowed: the key as the S3'
+                          ' service issued it.' % key)
+        try:
+            chunk = int(o['chunk_size'])
+            if isinstance(o['chunk_size'], bool) or chunk < S3_MIN_CHUNK:
+                raise ValueError()
+        except (TypeError, ValueError):
+            v.problem('registry_storage_s3.chunk_size: %r is not allowed; allowed: an integer of at least %d'
+                      ' (5 MiB, the S3 multipart minimum).' % (o['chunk_size'], S3_MIN_CHUNK))
+        root = str(o['root_directory'] or '')
+        if root and (not root.startswith('/') or re.search(r'\s', root) or root.rstrip('/') == ''):
+            v.problem("registry_storage_s3.root_directory: '%s' is not allowed; allowed: empty (the bucket's root) or"
+                      " an absolute prefix such as /registry." % root)
+        for key in ('path_style', 'redirect', 'encrypt'):
+            if not isinstance(o[key], bool):
+                v.problem('registry_storage_s3.%s: %r is not allowed; allowed: true or false.' % (key, o[key]))
+        if _major_of(v) == 2 and o['endpoint'] and o['path_style'] is False:
+            v.problem('registry_storage_s3.path_style: false cannot be honoured by registry %s: distribution 2.x'
+                      ' always addresses the bucket by path when an endpoint is set. Set path_style: true, or use'
+                      ' registry_version 3.x.' % v.text('registry_version'))
+
+    def section(self, v):
+        o = self.options(v)
+        section = {'region': str(o['region']), 'bucket': str(o['bucket']), 'v4auth': True,
+                   'chunksize': int(o['chunk_size']), 'encrypt': bool(o['encrypt']),
+                   'secure': not o['endpoint'].startswith('http://')}
+        if o['endpoint']:
+            section['regionendpoint'] = o['endpoint']
+        if o['root_directory']:
+            section['rootdirectory'] = str(o['root_directory']).rstrip('/')
+        # distribution 3.x addresses the bucket as a host name unless told; 2.8 uses the path
+        # whenever regionendpoint is set and has no such key.
+        if _major_of(v) == 3:
+            section['forcepathstyle'] = bool(o['path_style'])
+        return section
+
+    def parameters(self, v):
+        return {} if self.options(v)['redirect'] else {'redirect': {'disable': True}}
+
+    def secret_env(self, v):
+        o = self.options(v)
+        if not o['access_key']:
+            return {}
+        return {'REGISTRY_STORAGE_S3_ACCESSKEY': str(o['access_key']),
+                'REGISTRY_STORAGE_S3_SECRETKEY': str(o['secret_key'])}
+
+    def look(self, v):
+        o = self.options(v)
+        return {'endpoint': o['endpoint'], 'region': str(o['region']), 'bucket': str(o['bucket']),
+                'access_key': str(o['access_key'] or ''), 'secret_key': str(o['secret_key'] or ''),
+                'path_style': bool(o['path_style'])}
+
+    def where(self, v):
+        o = self.options(v)
+        return "bucket '%s' at %s%s" % (o['bucket'], o['endpoint'] or 'AWS S3 (%s)' % o['region'],
+                                        ' under %s' % o['root_directory'] if o['root_directory'] else '')
+
+
+def _major_of(v):
+    try:
+        return int(v.text('registry_version').split('.')[0])
+    except ValueError:
+        return None
+
+
+STORAGE_DRIVERS = dict((driver.name, driver) for driver in (FilesystemStorage(), S3Storage()))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -775,6 +920,131 @@ def _version_major(v):
 
 
 # ------------------------------------------------------------------------------------------------
+# Scale-out rules: the shared blob descriptor cache (registry_redis), replicas on shared storage
+# (one HTTP secret for all), the registry's external networks, and the storage of a deployed host.
+
+STORAGE_LABEL = 'io.dockyard.registry.storage-driver'
+REDIS_DEFAULTS = {'address': '', 'password': '', 'db': 0}
+_REDIS_ADDRESS_RE = re.compile(r'^([A-Za-z0-9.\-]+|\[[0-9A-Fa-f:.]+\]):[0-9]{1,5}$')
+_NETWORK_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+
+
+def redis_options(v):
+    given = v.get('registry_redis') or {}
+    options = dict(REDIS_DEFAULTS)
+    if isinstance(given, dict):
+        options.update((key, value) for key, value in given.items() if value is not None)
+    return options
+
+
+def _scale_out_problems(v, storage):
+    """registry_redis, registry_networks and the replicas' HTTP secret (see docs/ARCHITECTURE.md)."""
+    given = v.get('registry_redis') or {}
+    if not isinstance(given, dict):
+        v.problem('registry_redis: must be a dictionary {address, password, db}, got %s.' % type(given).__name__)
+    else:
+        unknown = sorted(set(given) - set(REDIS_DEFAULTS))
+        if unknown:
+            v.problem('registry_redis: unknown key%s %s; allowed: address, db, password.'
+                      % ('s' if len(unknown) > 1 else '', ', '.join(unknown)))
+        redis = redis_options(v)
+        address = str(redis['address'] or '')
+        if address and not _REDIS_ADDRESS_RE.match(address):
+            v.problem("registry_redis.address: '%s' is not allowed; allowed: host:port of the Redis server as the"
+                      " registry container reaches it (e.g. redis.example.com:6379), or empty for no Redis cache."
+                      % address)
+        db = redis['db']
+        if isinstance(db, bool) or not re.match(r'^[0-9]{1,2}$', str(db)):
+            v.problem('registry_redis.db: %r is not allowed; allowed: a Redis database number from 0 to 99.' % (db,))
+        if redis['password'] and not address:
+            v.problem('registry_redis.password is set but registry_redis.address is empty; give the address of the'
+                      ' Redis server, or remove the password.')
+    networks = v.get('registry_networks') or []
+    if not isinstance(networks, list) or not all(_NETWORK_RE.match(str(name)) for name in networks):
+        v.problem('registry_networks: %r is not allowed; allowed: a list of names of existing Docker networks the'
+                  ' registry container joins (letters, digits, _ . -).' % (networks,))
+    if storage is None or not storage.shared:
+        return
+    where = storage.where(v)
+    secret = v.text('registry_http_secret')
+    if not secret:
+        v.problem("registry_http_secret: empty with registry_storage_driver %s (shared storage, %s): each host"
+                  " would generate its own secret, and an upload started on one replica fails on another"
+                  " (BLOB_UPLOAD_INVALID). Set the same registry_http_secret (from vault) on every registry host"
+                  " that uses this storage." % (storage.name, where))
+        return
+    me = v.text('_registry_host') if '_registry_host' in v.raw else ''
+    differing = []
+    for host, peer in sorted((v.get('_registry_peers') or {}).items()):
+        if host == me or not isinstance(peer, dict):
+            continue
+        peer_vars = Variables(dict(v.raw, **peer))
+        if peer_vars.text('registry_storage_driver') != storage.name or storage.where(peer_vars) != where:
+            continue
+        if peer_vars.text('registry_http_secret') != secret:
+            differing.append(host)
+    if differing:
+        v.problem('registry_http_secret differs between %s and %s, which share %s storage (%s): an upload'
+                  ' started on one replica fails on another (BLOB_UPLOAD_INVALID). Set the same'
+                  ' registry_http_secret (from vault) on all of them.'
+                  % (me or 'this host', ', '.join(differing), storage.name, where))
+
+
+DRAIN_TIMEOUT = '25s'
+STOP_GRACE_PERIOD = '30s'
+
+
+def _scale_out_config(v, major, config, storage):
+    """The Redis blob descriptor cache (the password comes from secrets/registry.env); replicas on
+    shared storage finish their requests when stopped (a balancer sends new ones elsewhere)."""
+    if storage.shared:
+        config['http']['draintimeout'] = DRAIN_TIMEOUT
+    redis = redis_options(v)
+    if not redis['address']:
+        return
+    config['storage']['cache'] = {'blobdescriptor': 'redis'}
+    section = {'db': int(redis['db'])}
+    if major == 2:
+        section['addr'] = str(redis['address'])
+    else:
+        section['addrs'] = [str(redis['address'])]
+    config['redis'] = section
+
+
+def secret_env(v, storage):
+    """Secrets of the registry's environment besides the HTTP secret (secrets/registry.env)."""
+    env = dict(storage.secret_env(v))
+    redis = redis_options(v)
+    if redis['address'] and redis['password']:
+        env['REGISTRY_REDIS_PASSWORD'] = str(redis['password'])
+    return env
+
+
+def _deployed_problems(v, storage, info):
+    """What the look at the host forbids: another storage driver deployed (unless the data is
+    migrated), the planned storage not answering the host's probe."""
+    problems = []
+    deployed = None
+    for container in (info or {}).get('containers') or []:
+        if container.get('service') == 'registry':
+            # Deployments made before the label existed had only the filesystem driver.
+            deployed = (container.get('labels') or {}).get(STORAGE_LABEL) or 'filesystem'
+    if deployed and deployed != storage.name and not v.flag('registry_storage_migrated'):
+        problems.append("registry_storage_driver: '%s' but the registry deployed on this host keeps its images with"
+                        " '%s' (label %s of its container). Switching would leave them behind: the registry would"
+                        " start empty. Copy the data to the new storage first, then run again with"
+                        " registry_storage_migrated: true." % (storage.name, deployed, STORAGE_LABEL))
+    probe = (info or {}).get('s3')
+    if isinstance(probe, dict) and probe.get('ok') is False:
+        problems.append('registry_storage_s3: %s' % probe.get('msg'))
+    return problems
+
+
+def env_lines(extra):
+    return ''.join('%s=%s\n' % (name, extra[name]) for name in sorted(extra or {}))
+
+
+# ------------------------------------------------------------------------------------------------
 # The plan.
 
 class Context(object):
@@ -935,6 +1205,7 @@ def _validate(v, ctx):
         tls.validate(v, ctx)
     if storage is not None:
         storage.validate(v)
+    _scale_out_problems(v, storage)
     overrides = v['registry_config_overrides'] or {}
     if not isinstance(overrides, dict):
         v.problem('registry_config_overrides: must be a dictionary (deep-merged into config.yml), got %s.'
@@ -973,6 +1244,8 @@ def _config(v, major, tls, ui, storage):
         'health': {'storagedriver': {'enabled': True, 'interval': '10s', 'threshold': 3}},
         'catalog': {'maxentries': int(v['registry_catalog_max_entries'])},
     }
+    config['storage'].update(storage.parameters(v))
+    _scale_out_config(v, major, config, storage)
     if v.flag('registry_auth_enabled'):
         config['auth'] = {'htpasswd': {'realm': v.text('registry_auth_realm'), 'path': '/auth/htpasswd'}}
     config.update(REGISTRY_MODES[v.text('registry_mode')].config(v, major))
@@ -1031,6 +1304,7 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
         'labels': {
             'io.dockyard.registry.config-sha256': hashes['config'],
             'io.dockyard.registry.certificate-sha256': hashes['certificate'],
+            STORAGE_LABEL: storage.name,
         },
         'healthcheck': {'test': list(HEALTHCHECK), 'interval': v.text('registry_healthcheck_interval'),
                         'timeout': '5s', 'retries': 3, 'start_period': '5s'},
@@ -1069,10 +1343,18 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
             services['ui']['labels']['io.dockyard.registry.ui-env'] = ui_env_label(
                 v, ui_env_content(v['registry_ui_proxy_user'] or {}))
         services['ui'].update(UI_HARDENING)
-    return {'name': v.text('registry_project_name'), 'services': stamp_definitions(services)}
+    if storage.shared:
+        registry['stop_grace_period'] = STOP_GRACE_PERIOD
+    networks = [str(name) for name in v.get('registry_networks') or []]
+    if networks:
+        registry['networks'] = ['default'] + networks
+    compose = {'name': v.text('registry_project_name'), 'services': stamp_definitions(services)}
+    if networks:
+        compose['networks'] = dict((name, {'external': True}) for name in networks)
+    return compose
 
 
-def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256):
+def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256, env_extra=''):
     """Every directory and file the role writes, with mode and owner: the apply tasks and the look
     both read this list."""
     root = {'owner': 'root', 'group': 'root'}
@@ -1083,7 +1365,7 @@ def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256):
         env['sha256'] = env_sha256
     else:
         # A generated HTTP secret is kept: the file only has to hold one, in the form the role writes.
-        env['regexp'] = r'REGISTRY_HTTP_SECRET=\S+\n'
+        env['regexp'] = r'REGISTRY_HTTP_SECRET=\S+\n' + re.escape(env_extra)
     files.append(env)
     if ui_env_sha256:
         files.append(dict(root, path=ctx.paths['ui_env'], state='file', mode='0600', sha256=ui_env_sha256))
@@ -1099,9 +1381,10 @@ def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256):
     return directories, files
 
 
-def env_content(secret):
-    """secrets/registry.env as the role writes it."""
-    return 'REGISTRY_HTTP_SECRET=%s\n' % secret
+def env_content(secret, extra=None):
+    """secrets/registry.env as the role writes it: the HTTP secret, then ``extra`` (the storage's
+    keys, the Redis password) sorted by name."""
+    return 'REGISTRY_HTTP_SECRET=%s\n' % secret + env_lines(extra)
 
 
 def ui_env_content(user):
@@ -1219,7 +1502,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     plan = {'problems': v.problems, 'state': v.text('registry_state'), 'dirs': ctx.dirs, 'paths': ctx.paths}
     if v.problems or not present:
         plan['look'] = {'paths': [], 'images': [], 'certificate': None, 'htpasswd': None, 'health': None,
-                        'project_name': None, 'ports': []}
+                        'project_name': None, 'ports': [], 's3': None}
         return plan
 
     ui_enabled = v.flag('registry_ui_enabled')
@@ -1229,7 +1512,8 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     all_users = users + ([dict(proxy, state='present')] if forwarding else [])
     present_users = [user for user in all_users if user.get('state', 'present') == 'present']
     secret = v.text('registry_http_secret')
-    env_sha = sha256_text(env_content(secret)) if secret else ''
+    extra_env = secret_env(v, storage)
+    env_sha = sha256_text(env_content(secret, extra_env)) if secret else ''
     ui_env_sha = sha256_text(ui_env_content(proxy)) if forwarding else ''
 
     config = _config(v, major, tls, ui, storage)
@@ -1240,7 +1524,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
               'ui_tls_conf': sha256_text(UI_TLS_CONF)}
     compose = _compose(v, ctx, major, tls, ui, storage, hashes)
     compose_text = MANAGED + to_yaml(compose)
-    directories, files = _layout(v, ctx, tls, ui, env_sha, ui_env_sha)
+    directories, files = _layout(v, ctx, tls, ui, env_sha, ui_env_sha, env_lines(extra_env))
     generated = [{'path': ctx.paths['config'], 'content': config_text},
                  {'path': ctx.paths['compose'], 'content': compose_text}]
     if ui_tls:
@@ -1264,6 +1548,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         if archive.get('image') not in images:
             images.append(archive.get('image'))
     look = {'paths': look_paths, 'certificate': tls.look(v, ctx), 'project_name': v.text('registry_project_name'),
+            's3': storage.look(v),
             'images': images, 'health': health if v.flag('registry_health_check') else None,
             'htpasswd': ({'path': ctx.paths['htpasswd'], 'users': all_users,
                           'exclusive': v.flag('registry_users_exclusive'),
@@ -1281,7 +1566,8 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
                'local_address': local_address(v.text('registry_ui_bind_address')),
                'checked': ui_enabled and (is_loopback(v.text('registry_ui_bind_address'))
                                           or v.text('registry_ui_bind_address') in ('0.0.0.0', '::'))},
-        'storage': {'driver': storage.name},
+        'storage': {'driver': storage.name, 'where': storage.where(v)},
+        'secret_env': extra_env,
         'mode': {'name': mode.name, 'accepts_pushes': mode.accepts_pushes, 'env_content': mode.env_content(v)},
         'users': all_users,
         'directories': directories,
@@ -1302,8 +1588,9 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         plan['problems'].extend(port_problems(v, plain(info)))
         plan['drift'] = registry_drift(plain(info), layout, checksums, compose, certificate=tls.judged_by_look,
                                        htpasswd=v.flag('registry_auth_enabled'))
+        plan['problems'].extend(_deployed_problems(v, storage, plain(info)))
     return plan
 
 
 __all__ = ['build_plan', 'PlanError', 'TLS_MODES', 'UI_MODES', 'STORAGE_DRIVERS', 'REGISTRY_MODES', 'DEFINITION_LABEL',
-           'env_content', 'ui_env_content', 'stored_http_secret', 'user_problems', 'env_strings']
+           'STORAGE_LABEL', 'env_content', 'ui_env_content', 'stored_http_secret', 'user_problems', 'env_strings']

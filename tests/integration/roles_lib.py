@@ -121,9 +121,9 @@ class CurlResult:
         return 'CurlResult(rc=%r, status=%r, error=%r)' % (self.rc, self.status, self.error)
 
 
-def curl_run(url, cacert=None, user=None, method='GET', headers=(), timeout=30):
+def curl_run(url, cacert=None, user=None, method='GET', headers=(), timeout=30, data_file=None):
     """One request with the real curl (no proxy: every test target is local); a CurlResult, also
-    when curl fails (refused connection, untrusted certificate...)."""
+    when curl fails (refused connection, untrusted certificate...). data_file: the request body."""
     argv = ['curl', '-sS', '--noproxy', '*', '-o', '-', '-D', '/dev/stderr', '-X', method,
             '--max-time', str(timeout)]
     if cacert:
@@ -132,6 +132,8 @@ def curl_run(url, cacert=None, user=None, method='GET', headers=(), timeout=30):
         argv += ['-u', '%s:%s' % tuple(user)]
     for header in headers:
         argv += ['-H', header]
+    if data_file:
+        argv += ['--data-binary', '@' + data_file]
     argv.append(url)
     proc = run(argv, timeout=timeout + 10)
     status, parsed, errors = None, {}, []
