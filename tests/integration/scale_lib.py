@@ -38,7 +38,7 @@ import yaml
 
 import roles_lib
 
-LB_IMAGE = 'haproxy:2.6'
+LB_IMAGE = 'dockyard-test/haproxy:2.6'
 REPOSITORY = 'dockyard-test/scale'
 
 
