@@ -59,6 +59,21 @@ _CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
+def api_argument_spec(**extra):
+    """The argument spec of a module that reads the registry's API as a user (doc fragment registry_api,
+    credentials, request timeout), with the module's own ``extra`` options."""
+    spec = dict(
+        url=dict(type='str', required=True),
+        ca_path=dict(type='path'),
+        server_name=dict(type='str'),
+        username=dict(type='str'),
+        password=dict(type='str', no_log=True),
+        request_timeout=dict(type='int', default=30),
+    )
+    spec.update(extra)
+    return spec
+
+
 class HealthError(Exception):
     """A parameter cannot be used. The message names the option and what is allowed."""
 

@@ -882,6 +882,16 @@ def _day_two_problems(v, port, ui_port):
                           ' registry_metrics_port.' % (metrics_port, other, other_port, address, other_address))
     for message in notification_problems(_notifications(v)):
         v.problem(message)
+    if v.get('registry_gc_schedule') is not None and v.flag('registry_gc_schedule'):
+        cron = v.text('registry_gc_cron')
+        if not (re.match(r'^@(hourly|daily|weekly|monthly|yearly|annually)$', cron)
+                or (len(cron.split()) == 5 and all(re.match(r'^[0-9A-Za-z*,/-]+$', field) for field in cron.split()))):
+            v.problem("registry_gc_cron: '%s' is not allowed; allowed: the five time fields of a crontab line"
+                      " (e.g. '0 3 * * 0') or @daily, @weekly..." % cron)
+        calendar = v.text('registry_gc_on_calendar')
+        if not calendar.strip() or re.search(r'[\r\n]', calendar):
+            v.problem("registry_gc_on_calendar: %r is not allowed; allowed: one systemd OnCalendar= expression"
+                      " (e.g. 'Sun *-*-* 03:00:00')." % calendar)
 
 
 def notification_problems(endpoints, variable='registry_notifications'):

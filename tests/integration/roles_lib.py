@@ -180,13 +180,15 @@ def playbook_env(extra_path=None):
     return env
 
 
-def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, timeout=600, diff=False):
-    """ansible-playbook -i tests/integration/inventory/registry-only.yml playbooks/site.yml -e @<vars file>."""
+def run_playbook(variables, workdir, check=False, verbosity=0, extra_path=None, timeout=600, diff=False,
+                 playbook=PLAYBOOK):
+    """ansible-playbook -i tests/integration/inventory/registry-only.yml playbooks/site.yml (or
+    ``playbook``) -e @<vars file>."""
     vars_file = os.path.join(workdir, 'vars-%s.json' % uuid.uuid4().hex[:8])
     with open(vars_file, 'w') as handle:
         json.dump(variables, handle)
     os.chmod(vars_file, 0o600)
-    argv = ['ansible-playbook', '-i', INVENTORY, PLAYBOOK, '-e', '@' + vars_file]
+    argv = ['ansible-playbook', '-i', INVENTORY, playbook, '-e', '@' + vars_file]
     if check:
         argv.append('--check')
     if diff:
@@ -248,11 +250,11 @@ class Deployment:
         self.image_tags = []
 
     # ------------------------------------------------------------ playbooks
-    def play(self, check=False, verbosity=0, extra_path=None, diff=False, **overrides):
+    def play(self, check=False, verbosity=0, extra_path=None, diff=False, playbook=PLAYBOOK, **overrides):
         variables = dict(self.vars)
         variables.update(overrides)
         return run_playbook(variables, self.workdir, check=check, verbosity=verbosity, extra_path=extra_path,
-                            diff=diff)
+                            diff=diff, playbook=playbook)
 
     def deploy(self, **kwargs):
         result = self.play(**kwargs)
