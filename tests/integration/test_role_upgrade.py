@@ -22,7 +22,7 @@ import os
 import yaml
 
 from roles_lib import REPOSITORY, TAG, curl
-from test_role_render import contract_problems
+from test_role_render import contract_problems, render
 
 
 def data_checksums(dep):
@@ -52,7 +52,7 @@ def host_files(dep):
     return config, compose
 
 
-def test_upgrade_to_3_writes_the_v3_contract_and_keeps_data(role_deployments):
+def test_upgrade_to_3_writes_the_v3_contract_and_keeps_data(role_deployments, tmp_path):
     dep = role_deployments('upgrade', registry_ui_enabled=False)
     dep.deploy()
     token = dep.push_unique_image()
@@ -62,11 +62,19 @@ def test_upgrade_to_3_writes_the_v3_contract_and_keeps_data(role_deployments):
     config2, compose2 = host_files(dep)
     assert contract_problems(2, config2, compose2, dep.base_dir) == []
 
-    upgrade = dep.play(registry_version='3.0.0', registry_pull_policy='never')
-    # This test bed has no 3.x image: the run stops when Compose wants it, after writing the files.
+    upgrade = dep.play(registry_version='3.0.0', registry_image='docker.io/library/registry:3.0.0',
+                       registry_pull_policy='never')
+    # This test bed has no 3.x image: the run stops when Compose wants it, and the role puts the
+    # 2.8 deployment back (files and containers): nothing is lost, the registry serves on.
     assert upgrade.rc != 0
     assert 'registry:3.0.0' in upgrade.output, upgrade.describe()
-    config3, compose3 = host_files(dep)
+    assert 'was restored and serves again' in '\n'.join(upgrade.failures()), upgrade.describe()
+    assert host_files(dep) == (config2, compose2)
+    assert manifest_digest(dep) == digest
+    # What that run wrote before Compose stopped it: the same plan, rendered for this base directory.
+    base3, config3, compose3 = render(tmp_path / 'v3', registry_version='3.0.0', registry_base_dir=dep.base_dir,
+                                      registry_image='docker.io/library/registry:3.0.0')
+    assert base3 == dep.base_dir
     assert contract_problems(3, config3, compose3, dep.base_dir) == []
     # Negative control: the same files judged as 2.x are wrong (the config is where only 3.x reads it).
     assert any('not mounted at /etc/docker/registry' in problem
