@@ -119,14 +119,22 @@ def test_containers_run_hardened(deployment):
 def test_the_ui_plain_port_is_not_served_on_the_network(deployment):
     """Another container on the project's network reaches the UI over HTTPS only: its plain server
     listens on the container's loopback, for the HTTPS server in front of it."""
-    registry = deployment.inspect('registry')['Id']
-    # By address: the static busybox of the test bed's registry image cannot resolve names.
-    address = list(deployment.inspect('ui')['NetworkSettings']['Networks'].values())[0]['IPAddress']
-    plain = docker('exec', registry, 'wget', '-T', '5', '-O', '/dev/null', 'http://%s:80/' % address)
-    assert plain.returncode != 0 and 'refused' in plain.stderr.lower(), plain.stderr
-    # Control: the same container reaches the HTTPS server (which answers a plain request with 400).
-    tls = docker('exec', registry, 'wget', '-T', '5', '-O', '/dev/null', 'http://%s:443/' % address)
-    assert '400' in tls.stderr and 'refused' not in tls.stderr.lower(), tls.stderr
+    networks = deployment.inspect('ui')['NetworkSettings']['Networks']
+    network, settings = sorted(networks.items())[0]
+    probe = ('import socket, sys\n'
+             'for port in (80, 443):\n'
+             '    try:\n'
+             '        socket.create_connection((sys.argv[1], port), timeout=5).close()\n'
+             '        print(port, "open")\n'
+             '    except OSError as exc:\n'
+             '        print(port, type(exc).__name__)\n')
+    # A container of the test bed with Python, on the project's network (as the registry is).
+    proc = docker('run', '--rm', '--network', network, '--entrypoint', 'python3', 'dockyard-test/host:bookworm',
+                  '-c', probe, settings['IPAddress'], timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    answers = dict(line.split(' ', 1) for line in proc.stdout.split('\n') if line.strip())
+    assert answers['80'] == 'ConnectionRefusedError', answers
+    assert answers['443'] == 'open', answers  # control: the same container reaches the HTTPS server
     ui = deployment.inspect('ui')
     env = dict(item.split('=', 1) for item in ui['Config']['Env'])
     assert env['NGINX_LISTEN_PORT'] == '127.0.0.1:80' and env['ENABLE_VERSION_NOTIFICATION'] == 'false'
