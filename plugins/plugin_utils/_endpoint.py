@@ -26,6 +26,7 @@ REGISTRY_DEFAULTS = {
     'registry_port': 5000,
     'registry_tls_mode': 'self_signed',
     'registry_tls_provided_ca': '',
+    'registry_tls_acme_ca_cert': '',
     'registry_auth_enabled': True,
     'registry_users': [],
     'registry_delete_enabled': False,
@@ -36,20 +37,30 @@ REGISTRY_DEFAULTS = {
 }
 
 
-def _always(provided_ca):
+def _always(value):
+    """Clients install a CA in this mode, whatever the host's variables say."""
     return True
+
+
+def _when(key):
+    """Clients install a CA when the host sets ``key`` (a private CA), else trust their system store."""
+    def has_ca(value):
+        return bool(value(key))
+    return has_ca
 
 
 # What a Docker client installs for each TLS mode of the registry role: the file
 # <registry_base_dir>/certs/ca.crt, which the role keeps in every mode (the CA in `ca` mode, the
 # certificate itself in `self_signed` mode, registry_tls_provided_ca in `provided` mode). In
 # `provided` mode without registry_tls_provided_ca the certificate is from a public CA: nothing to
-# install. Each entry: whether clients install a CA, given registry_tls_provided_ca. A mode
+# install; likewise in `acme` mode without registry_tls_acme_ca_cert. Each entry: whether clients
+# install a CA, given a function that reads the host's variables. A mode
 # missing here is an error, never a fallback.
 TLS_CLIENT_TRUST = {
     'self_signed': _always,
     'ca': _always,
-    'provided': bool,
+    'provided': _when('registry_tls_provided_ca'),
+    'acme': _when('registry_tls_acme_ca_cert'),
 }
 STATES = ('present', 'absent')
 # Bind addresses that mean "every address": the UI is reached by the registry's name there.
@@ -132,7 +143,7 @@ def registry_endpoint(hostvars, host=None):
     if tls_mode not in TLS_CLIENT_TRUST:
         raise EndpointError('registry host %s: registry_tls_mode %r is unknown; allowed: %s'
                             % (host, tls_mode, ', '.join(sorted(TLS_CLIENT_TRUST))))
-    has_ca = TLS_CLIENT_TRUST[tls_mode](_value(hostvars, 'registry_tls_provided_ca'))
+    has_ca = TLS_CLIENT_TRUST[tls_mode](lambda key: _value(hostvars, key))
     base_dir = str(_value(hostvars, 'registry_base_dir'))
     ui_enabled = _bool(host, 'registry_ui_enabled', _value(hostvars, 'registry_ui_enabled'))
     ui_port = _port(host, 'registry_ui_port', _value(hostvars, 'registry_ui_port'))

@@ -274,6 +274,8 @@ class TlsMode(object):
     tasks = None
     # Whether registry_info's certificate verdict (key, SANs, expiry, issuer) counts as drift.
     judged_by_look = True
+    # Whether registry_tls_loopback_names may add localhost and 127.0.0.1 to the certificate.
+    loopback_names = True
 
     def validate(self, v, ctx):
         """Problems with this mode's variables (appended to v.problems)."""
@@ -422,7 +424,93 @@ def provided_certificate_sans(cert_data, key_data, key_path):
     return cert_utils.certificate_sans(plan.cert)
 
 
-TLS_MODES = dict((mode.name, mode) for mode in (SelfSignedTls(), CaTls(), ProvidedTls()))
+class AcmeTls(TlsMode):
+    """A certificate from an ACME CA (Let's Encrypt, ZeroSSL, step-ca, ...) by HTTP-01.
+
+    The host key and the CSR are made on the host (the certificate module's csr mode); the ACME
+    exchange runs on the host too (community.crypto's acme_account and acme_certificate), with the
+    account key in secrets/ (0600): the host serves the challenge and writes the certificate, so
+    the key that speaks for its account never crosses the network, and each host has its own.
+    The look judges the certificate without contacting the CA (key, names, expiry, issuer =
+    certs/acme-issuer.crt, the intermediate that signed it): an unchanged host makes no request.
+    """
+    name = 'acme'
+    tasks = 'tls_acme.yml'
+    # The CA validates the names over HTTP: localhost and 127.0.0.1 are never asked for.
+    loopback_names = False
+
+    def validate(self, v, ctx):
+        directory = v.text('registry_tls_acme_directory')
+        if not re.match(r'^https://[^/\s]+(/\S*)?$', directory):
+            v.problem("registry_tls_acme_directory: '%s' is not allowed; registry_tls_mode 'acme' needs the https URL"
+                      " of the ACME directory (e.g. https://acme-v02.api.letsencrypt.org/directory)." % directory)
+        email = v.text('registry_tls_acme_email')
+        if email and not re.match(r'^[^@\s:]+@[^@\s]+\.[^@\s]+$', email):
+            v.problem("registry_tls_acme_email: '%s' is not an email address; allowed: an address such as"
+                      " admin@example.com for the CA's expiry notices, or empty." % email)
+        ca = v.text('registry_tls_acme_ca_cert')
+        if ca and not ctx.is_file(ca):
+            v.problem("registry_tls_acme_ca_cert: '%s' is not a readable file on the controller; give the root"
+                      " certificate of a private ACME CA (trusted for its directory and by clients), or leave it"
+                      " empty for a publicly trusted CA." % ca)
+        port = v.integer('registry_tls_acme_challenge_port', 1, 65535, 'a port must be an integer from 1 to 65535')
+        if port is not None:
+            for name in ('registry_port', 'registry_ui_port'):
+                if name == 'registry_ui_port' and not v.flag('registry_ui_enabled'):
+                    continue
+                if str(v[name]) == str(port):
+                    v.problem('registry_tls_acme_challenge_port: %s clashes with %s: %s; the HTTP-01 challenge is'
+                              ' served on its own port (80 unless a load balancer forwards another).'
+                              % (port, name, v[name]))
+        kid, hmac = v.text('registry_tls_acme_eab_kid'), v.text('registry_tls_acme_eab_hmac_key')
+        if bool(kid) != bool(hmac):
+            # Never the HMAC key: it is a secret.
+            v.problem('registry_tls_acme_eab_kid and registry_tls_acme_eab_hmac_key: External Account Binding needs'
+                      ' both (got %s and %s).' % ("kid '%s'" % kid if kid else 'no kid',
+                                                  'an HMAC key' if hmac else 'no HMAC key'))
+        elif hmac and not re.match(r'^[A-Za-z0-9_=-]+$', hmac):
+            v.problem('registry_tls_acme_eab_hmac_key: the value given (%d characters) is not base64url; allowed:'
+                      ' the HMAC key exactly as the CA shows it.' % len(hmac))
+        wildcards = [name for name in ctx.sans if name.startswith('*.')]
+        if wildcards:
+            v.problem('registry_tls_subject_alt_names: %s cannot be validated by HTTP-01 (registry_tls_mode acme);'
+                      ' allowed: DNS names and IP addresses without wildcards.' % ', '.join(wildcards))
+
+    def files(self, v, ctx):
+        entries = [
+            {'path': ctx.paths['cert'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root',
+             'checksum': True},
+            {'path': ctx.paths['key'], 'state': 'file', 'mode': '0600'},
+            {'path': ctx.paths['acme_issuer'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root'},
+            {'path': ctx.paths['acme_account_key'], 'state': 'file', 'mode': '0600', 'owner': 'root',
+             'group': 'root'},
+        ]
+        if self.has_ca(v):
+            entries.append({'path': ctx.paths['ca'], 'state': 'file', 'mode': '0644', 'owner': 'root',
+                            'group': 'root', 'checksum': True})
+        else:
+            # A publicly trusted CA: clients need nothing, and an old ca.crt must not stay trusted.
+            entries.append({'path': ctx.paths['ca'], 'state': 'absent'})
+        return entries
+
+    def checksums(self, v, ctx):
+        ca = ctx.controller_sha256(v.text('registry_tls_acme_ca_cert')) if self.has_ca(v) else ''
+        return {ctx.paths['ca']: ca} if ca else {}
+
+    def has_ca(self, v):
+        return bool(v.text('registry_tls_acme_ca_cert'))
+
+    def names_localhost(self, v):
+        return v.text('registry_server_name') == 'localhost' or 'localhost' in [
+            str(name) for name in (v['registry_tls_subject_alt_names'] or [])]
+
+    def look(self, v, ctx):
+        options = TlsMode.look(self, v, ctx)
+        options['ca_cert_path'] = ctx.paths['acme_issuer']
+        return options
+
+
+TLS_MODES = dict((mode.name, mode) for mode in (SelfSignedTls(), CaTls(), ProvidedTls(), AcmeTls()))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -978,9 +1066,13 @@ class Context(object):
             'key': os.path.join(self.dirs['certs'], 'registry.key'),
             'ca': os.path.join(self.dirs['certs'], 'ca.crt'),
             'htpasswd': os.path.join(self.dirs['auth'], 'htpasswd'),
+            # acme mode: the intermediate that signed the served certificate, the ACME account key.
+            'acme_issuer': os.path.join(self.dirs['certs'], 'acme-issuer.crt'),
+            'acme_account_key': os.path.join(self.dirs['secrets'], 'acme-account.key'),
         }
         sans = [v.text('registry_server_name')] + [str(name) for name in (v['registry_tls_subject_alt_names'] or [])]
-        if v.flag('registry_tls_loopback_names'):
+        mode = TLS_MODES.get(v.text('registry_tls_mode'))
+        if v.flag('registry_tls_loopback_names') and getattr(mode, 'loopback_names', True):
             sans += LOOPBACK_NAMES
         self.sans = []
         for name in sans:

@@ -30,10 +30,10 @@ RETIRED_TAGS=${DOCKYARD_TESTBED_RETIRED_TAGS-registry:2 registry:2.8.3 joxit/doc
 # python3-bcrypt and python3-cryptography: the modules' dependencies on a plain Debian managed node
 # (Debian 12: bcrypt 3.2.2, cryptography 38.0.4); tests also run the modules on /usr/bin/python3.
 # debootstrap builds the fleet test bed's host image; openssh-client reaches its hosts over SSH.
-# hey: bench/auth-load's HTTP load generator.
+# hey: bench/auth-load's HTTP load generator. pebble: the ACME test server of the acme TLS tests.
 PACKAGES=(docker.io docker-registry busybox-static apache2-utils skopeo nginx-light
           curl openssl rsync iproute2 ca-certificates python3-bcrypt python3-cryptography
-          debootstrap openssh-client shellcheck hey)
+          debootstrap openssh-client shellcheck hey pebble)
 
 export DEBIAN_FRONTEND=noninteractive DOCKER_BUILDKIT=0
 APT_OPTS=(-y -q --no-install-recommends -o Dpkg::Options::=--force-confdef

@@ -82,8 +82,8 @@ def test_no_endpoints_unless_derived_from_a_group(registries, group, groups):
 
 def test_a_registry_host_with_an_unknown_tls_mode_fails_naming_it():
     with pytest.raises(AnsibleFilterError, match="registry_client_registry_group 'registry': registry host a: "
-                                                 "registry_tls_mode 'acme' is unknown"):
-        client_endpoints({'registry': ['a']}, {'a': {'registry_tls_mode': 'acme'}}, [], 'registry')
+                                                 "registry_tls_mode 'bogus' is unknown"):
+        client_endpoints({'registry': ['a']}, {'a': {'registry_tls_mode': 'bogus'}}, [], 'registry')
 
 
 # ------------------------------------------------------------------ client_ca_to_read

@@ -177,7 +177,7 @@ def test_no_ui_url_when_the_ui_is_off():
 
 
 @pytest.mark.parametrize('variables, expected', [
-    ({'registry_tls_mode': 'acme'}, "registry host h: registry_tls_mode 'acme' is unknown; allowed: ca, provided, self_signed"),
+    ({'registry_tls_mode': 'bogus'}, "registry host h: registry_tls_mode 'bogus' is unknown; allowed: acme, ca, provided, self_signed"),
     ({'registry_state': 'started'}, "registry host h: registry_state 'started'; allowed: present, absent"),
     ({'registry_port': 'http'}, "registry host h: registry_port 'http' is not an integer from 1 to 65535"),
     ({'registry_port': 0}, 'registry host h: registry_port 0 is not an integer from 1 to 65535'),
@@ -241,3 +241,10 @@ def test_a_missing_answer_is_a_problem(docker):
 
 def test_filters_are_registered():
     assert set(FilterModule().filters()) == {'registry_endpoint', 'registry_credentials', 'docker_problem'}
+
+
+def test_acme_clients_install_the_private_acme_ca_only():
+    public = registry_endpoint({'registry_tls_mode': 'acme'}, 'h')
+    assert public['has_ca'] is False and public['public_ca'] is True
+    private = registry_endpoint({'registry_tls_mode': 'acme', 'registry_tls_acme_ca_cert': '/ca/pebble.pem'}, 'h')
+    assert private['has_ca'] is True and private['read_ca'] is True
