@@ -139,12 +139,13 @@ class ScaleOut:
         return path
 
     def play(self, inventory, playbooks=('site.yml', 'lb.yml'), verbosity=0):
-        argv = ['ansible-playbook', '-i', inventory] + [os.path.join(roles_lib.REPO, 'playbooks', name)
-                                                        for name in playbooks]
-        if verbosity:
-            argv.append('-' + 'v' * verbosity)
-        proc = roles_lib.run(argv, env=roles_lib.playbook_env(), timeout=900, cwd=roles_lib.REPO)
-        return roles_lib.PlaybookResult(argv, proc)
+        """Each playbook in turn (stops at the first that fails): the last PlaybookResult."""
+        for name in playbooks:
+            result = roles_lib.ansible_playbook(os.path.join(roles_lib.REPO, 'playbooks', name), inventory,
+                                                verbosity=verbosity, timeout=900)
+            if result.rc != 0:
+                break
+        return result
 
     def deploy(self, **kwargs):
         result = self.play(self.inventory(**kwargs))
