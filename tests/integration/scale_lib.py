@@ -38,7 +38,7 @@ import yaml
 
 import roles_lib
 
-LB_IMAGE = 'haproxy:2.6'
+LB_IMAGE = 'dockyard-test/haproxy:2.6'
 REPOSITORY = 'dockyard-test/scale'
 
 
@@ -98,8 +98,7 @@ class ScaleOut:
             hosts[host].update((host_overrides or {}).get(host, {}))
         inventory = {'all': {
             'children': {
-                'registry': {'hosts': hosts, 'vars': {
-                    'registry_version': roles_lib.REGISTRY_VERSION,
+                'registry': {'hosts': hosts, 'vars': dict(roles_lib.STAND_IN_VARS, **{
                     'registry_storage_driver': 's3',
                     'registry_storage_s3': {
                         'endpoint': self.rgw.ip_endpoint(), 'region': self.rgw.region, 'bucket': self.rgw.bucket,
@@ -113,7 +112,7 @@ class ScaleOut:
                     'registry_tls_ca_create': False,
                     'registry_ui_enabled': False,
                     'registry_users': [{'name': self.user[0], 'password': self.user[1]}],
-                }},
+                })},
                 'registry_lb': {'hosts': {'lb': {
                     'registry_lb_base_dir': os.path.join(self.workdir, 'lb'),
                     'registry_lb_project_name': self.lb_project,

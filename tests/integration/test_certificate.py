@@ -347,5 +347,5 @@ def test_provided_chain_checked_as_the_role_does(play, tmp_path, tls_registry, s
     assert_served(port, root[0], stranger_ca)
     # Negative control: the server certificate alone (no intermediate) does not verify against the root.
     alone = tls_registry(leaf_crt, leaf_key)
-    refused = curl('https://localhost:%d/v2/' % alone, cacert=root[0])
-    assert refused.returncode == 60, refused
+    refused = curl_run('https://localhost:%d/v2/' % alone, cacert=root[0])
+    assert refused.rc == 60, refused

@@ -141,12 +141,12 @@ def test_cost_per_user_and_apache_entries_of_another_cost_are_rehashed(tmp_path)
     assert read_entries(str(path))['ci'].startswith('$2y$07$')
     users = [dict(name='ci', password=secret, cost=5)] + make_users('alice')
 
-    checked, out1 = run_playbook(tmp_path, path, users, check=True)
+    checked, out1 = run_htpasswd(tmp_path, path, users, check=True)
     assert (checked['changed'], checked['updated'], checked['rehashed'], checked['added']) == \
         (True, ['ci'], ['ci'], ['alice'])
     assert read_entries(str(path))['ci'].startswith('$2y$07$')  # check mode wrote nothing
 
-    applied, out2 = run_playbook(tmp_path, path, users)
+    applied, out2 = run_htpasswd(tmp_path, path, users)
     assert (applied['updated'], applied['rehashed'], applied['added']) == (['ci'], ['ci'], ['alice'])
     assert '+- ci  # re-hashed at cost 5 (was 7)' in out2
     entries = read_entries(str(path))
@@ -155,7 +155,7 @@ def test_cost_per_user_and_apache_entries_of_another_cost_are_rehashed(tmp_path)
     assert not htpasswd_verifies(path, 'ci', secret + 'x')  # negative control
     assert htpasswd_verifies(path, 'alice', users[1]['password'])
 
-    again, out3 = run_playbook(tmp_path, path, users)
+    again, out3 = run_htpasswd(tmp_path, path, users)
     assert not again['changed'] and read_entries(str(path)) == entries
     assert_no_secrets(out1 + out2 + out3, users, path)
 

@@ -16,36 +16,16 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import json
-import re
-
 import pytest
 
 from roles_lib import run
 
 PACKAGES = ['python3-bcrypt', 'python3-cryptography']
-INSTALL_TASK = 'Install python3-bcrypt and python3-cryptography'
-
-
-def task_block(stdout, name):
-    """The output of the task named `name` (its TASK line up to the next TASK or PLAY RECAP), or None."""
-    match = re.search(r'^TASK \[[^\]]*%s\][^\n]*\n(.*?)(?=^TASK \[|^PLAY RECAP)' % re.escape(name), stdout, re.M | re.S)
-    return match.group(1) if match else None
-
-
-def outcome(block):
-    """ok / changed / skipping / fatal: the first result line of a task block (-vvv adds other lines)."""
-    for line in block.splitlines():
-        if line.startswith(('ok:', 'changed:', 'skipping:', 'fatal:', 'failed:')):
-            return line.split(':')[0]
-    return None
-
-
-def module_args(block):
-    """module_args of the first result with an invocation in a -vvv task block."""
-    start = block.index('=> {') + 3
-    result, dummy = json.JSONDecoder().raw_decode(block[start:])
-    return result['invocation']['module_args']
+# Task names as the JSON callback reports them.
+ROLE = 'dockyard.registry.registry : '
+INSTALL_TASK = ROLE + 'Install python3-bcrypt and python3-cryptography'
+INCLUDE_TASK = ROLE + "Install the host's Python libraries"
+LOOK_TASK = ROLE + 'Look at the host (read-only)'
 
 
 @pytest.fixture(scope='module')
@@ -62,27 +42,27 @@ def test_opt_in_installs_exactly_the_two_packages_before_the_look(role_deploymen
     # Only the opt-in's tasks, for real (apt on this machine): no deployment is made.
     result = dep.play(verbosity=3, tags='registry_python_deps')
     assert result.rc == 0, result.describe()
-    block = task_block(result.stdout, INSTALL_TASK)
-    assert block is not None and outcome(block) == 'ok', result.describe()
-    args = module_args(block)
+    installed_result = result.results().get(INSTALL_TASK)
+    assert installed_result is not None and not installed_result.get('skipped'), result.describe()
+    assert not installed_result.get('failed') and not installed_result.get('changed'), installed_result  # installed already
+    args = installed_result['invocation']['module_args']
     assert sorted(args['name']) == PACKAGES and args['state'] == 'present', args
-    assert result.changed == 0, result.changed_tasks()  # installed already
+    assert result.changed == 0, result.changed_tasks()
     # The whole role in check mode: the packages come first, then the look at the host.
     result = dep.play(check=True)
     assert result.rc == 0, result.describe()
-    order = [line for line in result.stdout.splitlines() if line.startswith('TASK [')]
-    install = [i for i, line in enumerate(order) if INSTALL_TASK in line]
-    look = [i for i, line in enumerate(order) if 'Look at the host (read-only)' in line]
-    assert install and look and install[0] < look[0], order
+    order = [name for name, dummy, dummy2 in result.task_results()]
+    assert INSTALL_TASK in order and LOOK_TASK in order, order
+    assert order.index(INSTALL_TASK) < order.index(LOOK_TASK), order
 
 
 def test_off_by_default(role_deployments, installed):
     dep = role_deployments('pydeps-off')
     result = dep.play(check=True)
     assert result.rc == 0, result.describe()
-    assert task_block(result.stdout, INSTALL_TASK) is None
-    skipped = task_block(result.stdout, "Install the host's Python libraries")
-    assert skipped is not None and outcome(skipped) == 'skipping', skipped
+    results = result.results()
+    assert INSTALL_TASK not in results
+    assert results[INCLUDE_TASK].get('skipped'), results.get(INCLUDE_TASK)
 
 
 def test_bad_input_installs_nothing(role_deployments, installed):
@@ -90,7 +70,7 @@ def test_bad_input_installs_nothing(role_deployments, installed):
     result = dep.play(tags='registry_python_deps')
     assert result.rc != 0
     assert 'registry_port' in '\n'.join(result.failures()), result.describe()
-    assert task_block(result.stdout, INSTALL_TASK) is None, 'packages were installed before the input was checked'
+    assert INSTALL_TASK not in result.results(), 'packages were installed before the input was checked'
 
 
 def test_unknown_distribution_fails_clearly(role_deployments, installed):
@@ -102,5 +82,5 @@ def test_unknown_distribution_fails_clearly(role_deployments, installed):
     failure = '\n'.join(result.failures())
     assert 'registry_install_python_deps' in failure and 'Fedora' in failure and 'RedHat' in failure, failure
     assert 'python3-bcrypt, python3-cryptography' in failure, failure
-    assert task_block(result.stdout, INSTALL_TASK) is None
+    assert INSTALL_TASK not in result.results()
     # (The control, the same run on this Debian host reaching the package task, is the first test.)

@@ -6,7 +6,7 @@
 #   dockyard-test/registry-ui:2.6.0 stand-in for the Joxit UI image (joxit/docker-registry-ui 2.6.0)
 #   dockyard-test/hello:1           tiny payload for push/pull tests
 #   dockyard-test/ceph-rgw:reef    S3 engine: single-node Ceph + RADOS Gateway (tests/testbed/ceph)
-#   haproxy:2.6, dockyard-test/redis:7  Debian's haproxy and redis-server (tests/testbed/scaleout)
+#   dockyard-test/haproxy:2.6, dockyard-test/redis:7  Debian's haproxy and redis-server (tests/testbed/scaleout)
 # Idempotent and quick when everything is there: an image is rebuilt only when
 # the content hash of its build context differs from the label on the image.
 # Non-interactive (CI=true, no stdin). See docs/testbed.md.

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Build the scale-out test bed's image: haproxy and redis-server from Debian 12's packages in a root
 # file system made with debootstrap. One image, two names:
-#   haproxy:2.6              stand-in for the official haproxy image (what roles/registry_lb deploys):
+#   dockyard-test/haproxy:2.6  stand-in for the official haproxy image (what roles/registry_lb deploys):
 #                            /usr/local/etc/haproxy/haproxy.cfg, entry point like the official one
 #   dockyard-test/redis:7    redis-server 7.0 for the registry's blob descriptor cache
 # Two cached steps, each skipped when its image carries the content hash of its inputs:
@@ -17,7 +17,7 @@ BASE_IMAGE=dockyard-test/scaleout-rootfs:bookworm
 SUITE=bookworm
 MIRROR=${SCALEOUT_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 PACKAGES=(haproxy redis-server ca-certificates)
-TAGS=(haproxy:2.6 dockyard-test/redis:7)
+TAGS=(dockyard-test/haproxy:2.6 dockyard-test/redis:7)
 
 log() { printf '==> scaleout image: %s\n' "$*" >&2; }
 die() { printf 'scaleout build.sh: ERROR: %s\n' "$*" >&2; exit 1; }
