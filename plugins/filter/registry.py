@@ -35,6 +35,11 @@ options:
     description: C(registry_plan) only. The sha256 of the certificate file the containers serve,
       when it changed after the look at the host.
     type: str
+  maintenance:
+    description: C(registry_plan) only. Plan the registry read-only (C(storage.maintenance.readonly)), as garbage
+      collection needs it.
+    type: bool
+    default: false
   secret:
     description: C(registry_env) only. The HTTP secret to use (O(_input) is then ignored).
     type: str
@@ -69,9 +74,9 @@ from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_plan i
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
 
-def registry_plan(variables, info=None, certificate_sha256=None):
+def registry_plan(variables, info=None, certificate_sha256=None, maintenance=False):
     try:
-        return build_plan(variables, info=info, certificate_sha256=certificate_sha256)
+        return build_plan(variables, info=info, certificate_sha256=certificate_sha256, maintenance=bool(maintenance))
     except PlanError as exc:
         raise AnsibleFilterError(str(exc))
 

@@ -61,19 +61,31 @@ _CHALLENGE_PARAM_RE = re.compile(r'([A-Za-z0-9_.-]+)\s*=\s*("(?:[^"\\]|\\.)*"|[^
 _LINK_NEXT_RE = re.compile(r'<([^>]+)>\s*;\s*rel="?next"?')
 
 
-def client_argument_spec(request_timeout):
-    """The options that say how to reach the registry as a client: registry_health's own
-    (``request_timeout=10``) and registry_info's ``health.*`` (one quick look, ``request_timeout=5``).
-    Documented once, in the doc fragment dockyard.registry._registry_health."""
-    return ArgumentSpec(dict(
+def _connection_options():
+    return dict(
         url=dict(type='str', required=True),
         ca_path=dict(type='path'),
         server_name=dict(type='str'),
         username=dict(type='str'),
         password=dict(type='str', no_log=True),
-        auth_expected=dict(type='bool', default=True),
-        request_timeout=dict(type='int', default=request_timeout),
-    ))
+    )
+
+
+def client_argument_spec(request_timeout):
+    """The options that say how to reach the registry as a client: registry_health's own
+    (``request_timeout=10``) and registry_info's ``health.*`` (one quick look, ``request_timeout=5``).
+    Documented once, in the doc fragment dockyard.registry._registry_health."""
+    return ArgumentSpec(dict(_connection_options(),
+                             auth_expected=dict(type='bool', default=True),
+                             request_timeout=dict(type='int', default=request_timeout)))
+
+
+def api_argument_spec(**extra):
+    """The argument spec of a module that reads the registry's API as a user (doc fragment registry_api,
+    credentials, request timeout), with the module's own ``extra`` options."""
+    spec = dict(_connection_options(), request_timeout=dict(type='int', default=30))
+    spec.update(extra)
+    return spec
 
 
 class HealthError(Exception):

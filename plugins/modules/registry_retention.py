@@ -237,6 +237,7 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.dockyard.registry.plugins.module_utils._health import (
     HealthError,
     RegistryClient,
+    api_argument_spec,
     make_ssl_context,
 )
 from ansible_collections.dockyard.registry.plugins.module_utils._retention import (
@@ -256,19 +257,13 @@ def empty_result():
 
 def main():
     module = AnsibleModule(
-        argument_spec=dict(
-            url=dict(type='str', required=True),
-            ca_path=dict(type='path'),
-            server_name=dict(type='str'),
-            username=dict(type='str'),
-            password=dict(type='str', no_log=True),
+        argument_spec=api_argument_spec(
             rules=dict(type='list', elements='dict', required=True, options=dict(
                 repository=dict(type='raw', required=True),
                 keep_last=dict(type='int'),
                 keep_tags=dict(type='raw', default=[]),
                 older_than=dict(type='str'),
             )),
-            request_timeout=dict(type='int', default=30),
             page_size=dict(type='int', default=100),
         ),
         required_together=[('username', 'password')],

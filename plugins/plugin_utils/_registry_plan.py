@@ -28,6 +28,7 @@ __metaclass__ = type
 import copy
 import hashlib
 import ipaddress
+import json
 import os
 import re
 
@@ -1070,6 +1071,7 @@ class Context(object):
             'acme_issuer': os.path.join(self.dirs['certs'], 'acme-issuer.crt'),
             'acme_account_key': os.path.join(self.dirs['secrets'], 'acme-account.key'),
         }
+        self.paths.update(day_two_paths(self.dirs))
         sans = [v.text('registry_server_name')] + [str(name) for name in (v['registry_tls_subject_alt_names'] or [])]
         mode = TLS_MODES.get(v.text('registry_tls_mode'))
         if v.flag('registry_tls_loopback_names') and getattr(mode, 'loopback_names', True):
@@ -1206,6 +1208,7 @@ def _validate(v, ctx):
     if storage is not None:
         storage.validate(v)
     _scale_out_problems(v, storage)
+    _day_two_problems(v, port, ui_port)
     overrides = v['registry_config_overrides'] or {}
     if not isinstance(overrides, dict):
         v.problem('registry_config_overrides: must be a dictionary (deep-merged into config.yml), got %s.'
@@ -1249,6 +1252,7 @@ def _config(v, major, tls, ui, storage):
     if v.flag('registry_auth_enabled'):
         config['auth'] = {'htpasswd': {'realm': v.text('registry_auth_realm'), 'path': '/auth/htpasswd'}}
     config.update(REGISTRY_MODES[v.text('registry_mode')].config(v, major))
+    _day_two_config(v, config)
     return deep_merge(config, v['registry_config_overrides'] or {})
 
 
@@ -1310,6 +1314,7 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
                         'timeout': '5s', 'retries': 3, 'start_period': '5s'},
     }
     registry.update(REGISTRY_HARDENING)
+    _day_two_compose(v, ctx, registry)
     services = {'registry': registry}
     if ui_enabled:
         environment = {'REGISTRY_TITLE': v['registry_ui_title'], 'DOCKER_REGISTRY_UI_TITLE': v['registry_ui_title'],
@@ -1376,6 +1381,7 @@ def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256, env_extra=''):
     files.append(dict(root, path=ctx.paths['compose'], state='file', mode='0644', checksum=True))
     if v.flag('registry_auth_enabled'):
         files.append(dict(root, path=ctx.paths['htpasswd'], state='file', mode='0640'))
+    files.extend(_day_two_files(v, ctx))
     if v.flag('registry_ui_enabled') and v.flag('registry_ui_tls'):
         files.append(dict(root, path=ctx.paths['ui_tls_conf'], state='file', mode='0644', checksum=True))
     return directories, files
@@ -1399,6 +1405,198 @@ def stored_http_secret(content):
     return match.group(1) if match else ''
 
 
+# ------------------------------------------------------------------------------------------------
+# Day two: metrics, notifications and the read-only maintenance mode (issue 9).
+
+METRICS_DEBUG_ADDR = '0.0.0.0:5001'
+METRICS_PATH = '/metrics'
+NOTIFICATION_KEYS = ('name', 'url', 'headers', 'timeout', 'threshold', 'backoff', 'ignoredmediatypes', 'ignore',
+                     'disabled')
+NOTIFICATION_DEFAULTS = {'timeout': '5s', 'threshold': 5, 'backoff': '10s'}
+NOTIFICATION_LABEL = 'io.dockyard.registry.notifications-sha256'
+_ENDPOINT_NAME_RE = re.compile(r'^[A-Za-z0-9][A-Za-z0-9_.-]*$')
+_HEADER_NAME_RE = re.compile(r"^[A-Za-z0-9!#$%&'*+.^_`|~-]+$")
+
+
+def day_two_paths(dirs):
+    """Paths of the day-two files (secrets/notifications.env holds the webhook endpoints)."""
+    return {'notifications_env': os.path.join(dirs['secrets'], 'notifications.env')}
+
+
+def _metrics_enabled(v):
+    return v.get('registry_metrics_enabled') is not None and v.flag('registry_metrics_enabled')
+
+
+def _notifications(v):
+    value = v.get('registry_notifications')
+    return value if isinstance(value, list) else ([] if value is None else value)
+
+
+def _day_two_problems(v, port, ui_port):
+    if _metrics_enabled(v):
+        _address_problem(v, 'registry_metrics_address')
+        metrics_port = v.integer('registry_metrics_port', 1, 65535, 'a port must be an integer from 1 to 65535')
+        address = v.text('registry_metrics_address')
+        for other, other_port, other_address in (
+                ('registry_port', port, v.text('registry_bind_address')),
+                ('registry_ui_port', ui_port if v.flag('registry_ui_enabled') else None,
+                 v.text('registry_ui_bind_address'))):
+            if (metrics_port is not None and metrics_port == other_port
+                    and (address == other_address or is_wildcard(address) or is_wildcard(other_address))):
+                v.problem('registry_metrics_port: %s clashes with %s: %s (%s and %s overlap); choose another'
+                          ' registry_metrics_port.' % (metrics_port, other, other_port, address, other_address))
+    for message in notification_problems(_notifications(v)):
+        v.problem(message)
+    if v.get('registry_gc_schedule') is not None and v.flag('registry_gc_schedule'):
+        cron = v.text('registry_gc_cron')
+        if not (re.match(r'^@(hourly|daily|weekly|monthly|yearly|annually)$', cron)
+                or (len(cron.split()) == 5 and all(re.match(r'^[0-9A-Za-z*,/-]+$', field) for field in cron.split()))):
+            v.problem("registry_gc_cron: '%s' is not allowed; allowed: the five time fields of a crontab line"
+                      " (e.g. '0 3 * * 0') or @daily, @weekly..." % cron)
+        calendar = v.text('registry_gc_on_calendar')
+        if not calendar.strip() or re.search(r'[\r\n]', calendar):
+            v.problem("registry_gc_on_calendar: %r is not allowed; allowed: one systemd OnCalendar= expression"
+                      " (e.g. 'Sun *-*-* 03:00:00')." % calendar)
+
+
+def notification_problems(endpoints, variable='registry_notifications'):
+    """Messages for the webhook endpoints; URLs and header values are never shown (they may hold tokens)."""
+    if not isinstance(endpoints, list):
+        return ['%s: must be a list of endpoints {name, url, headers, timeout, threshold, backoff,'
+                ' ignoredmediatypes}, got %s.' % (variable, type(endpoints).__name__)]
+    problems, names = [], []
+    for index, endpoint in enumerate(endpoints):
+        where = '%s[%d]' % (variable, index)
+        if not isinstance(endpoint, dict):
+            problems.append('%s: must be a dictionary {name, url, ...}, got %s.' % (where, type(endpoint).__name__))
+            continue
+        unknown = sorted(set(endpoint) - set(NOTIFICATION_KEYS))
+        if unknown:
+            problems.append('%s: unknown key(s) %s; allowed: %s.' % (where, ', '.join(unknown), ', '.join(NOTIFICATION_KEYS)))
+        name = str(endpoint.get('name') or '')
+        if not _ENDPOINT_NAME_RE.match(name):
+            problems.append("%s.name: '%s' is not allowed; allowed: letters, digits, '.', '_' and '-'." % (where, name))
+        elif name in names:
+            problems.append("%s.name: '%s' is used by another endpoint; each endpoint needs its own name." % (where, name))
+        names.append(name)
+        url = str(endpoint.get('url') or '')
+        if not re.match(r'^https?://[^/\s]+', url) or re.search(r'\s', url):
+            problems.append('%s.url (endpoint %s): not an http:// or https:// URL (value not shown: it may hold a'
+                            ' token); allowed: the listener\'s URL, e.g. https://ci.example.com/registry-events.'
+                            % (where, name))
+        headers = endpoint.get('headers') or {}
+        if not isinstance(headers, dict):
+            problems.append('%s.headers (endpoint %s): must be a dictionary of header name to a value or a list'
+                            ' of values.' % (where, name))
+        else:
+            for header, value in headers.items():
+                values = value if isinstance(value, list) else [value]
+                if not _HEADER_NAME_RE.match(str(header)):
+                    problems.append("%s.headers (endpoint %s): '%s' is not an HTTP header name." % (where, name, header))
+                if not values or any(item is None or isinstance(item, (dict, list)) or re.search(r'[\r\n]', str(item))
+                                     for item in values):
+                    problems.append('%s.headers.%s (endpoint %s): the value (not shown) must be a string or a list'
+                                    ' of strings without line breaks.' % (where, header, name))
+        for key in ('timeout', 'backoff'):
+            value = str(endpoint.get(key, NOTIFICATION_DEFAULTS[key]))
+            if not _DURATION_RE.match(value) or not re.search(r'[1-9]', value):
+                problems.append("%s.%s (endpoint %s): '%s' is not a duration; allowed: a positive Go duration"
+                                " such as 5s or 500ms." % (where, key, name, value))
+        threshold = endpoint.get('threshold', NOTIFICATION_DEFAULTS['threshold'])
+        if isinstance(threshold, bool) or not re.match(r'^[0-9]+$', str(threshold)) or int(str(threshold)) < 1:
+            problems.append("%s.threshold (endpoint %s): %r is not allowed; allowed: an integer >= 1 (failures"
+                            " before the endpoint backs off)." % (where, name, threshold))
+        media = endpoint.get('ignoredmediatypes', [])
+        if not isinstance(media, list) or not all(isinstance(item, string_types) for item in media):
+            problems.append('%s.ignoredmediatypes (endpoint %s): must be a list of media types.' % (where, name))
+        ignore = endpoint.get('ignore', {})
+        if not isinstance(ignore, dict) or sorted(set(ignore) - {'mediatypes', 'actions'}) or not all(
+                isinstance(item, list) for item in ignore.values()):
+            problems.append('%s.ignore (endpoint %s): must be {mediatypes: [...], actions: [...]}.' % (where, name))
+    return problems
+
+
+def notification_endpoints(endpoints):
+    """distribution's notifications.endpoints, with the defaults filled in and header values as lists."""
+    result = []
+    for endpoint in endpoints:
+        item = {'name': str(endpoint['name']), 'url': str(endpoint['url']), 'disabled': bool(endpoint.get('disabled')),
+                'timeout': str(endpoint.get('timeout', NOTIFICATION_DEFAULTS['timeout'])),
+                'threshold': int(str(endpoint.get('threshold', NOTIFICATION_DEFAULTS['threshold']))),
+                'backoff': str(endpoint.get('backoff', NOTIFICATION_DEFAULTS['backoff']))}
+        headers = endpoint.get('headers') or {}
+        if headers:
+            item['headers'] = dict((str(name), [str(value) for value in (values if isinstance(values, list) else [values])])
+                                   for name, values in headers.items())
+        if endpoint.get('ignoredmediatypes'):
+            item['ignoredmediatypes'] = [str(media) for media in endpoint['ignoredmediatypes']]
+        if endpoint.get('ignore'):
+            item['ignore'] = dict((key, [str(value) for value in values]) for key, values in endpoint['ignore'].items())
+        result.append(item)
+    return result
+
+
+def notifications_env_content(endpoints):
+    """secrets/notifications.env: the endpoints as one REGISTRY_NOTIFICATIONS_ENDPOINTS value (YAML reads
+    JSON). Single-quoted for Compose (no $ interpolation); a ' inside becomes the JSON escape \\u0027."""
+    value = json.dumps(notification_endpoints(endpoints), sort_keys=True, separators=(',', ':'))
+    return "REGISTRY_NOTIFICATIONS_ENDPOINTS='%s'\n" % value.replace("'", '\\u0027')
+
+
+def _day_two_config(v, config):
+    if _metrics_enabled(v):
+        config['http']['debug'] = {'addr': METRICS_DEBUG_ADDR, 'prometheus': {'enabled': True, 'path': METRICS_PATH}}
+
+
+def maintenance_config(config):
+    """config with storage.maintenance.readonly.enabled: pulls work, pushes and deletes are refused."""
+    storage = dict(config['storage'])
+    storage['maintenance'] = deep_merge(storage.get('maintenance') or {}, {'readonly': {'enabled': True}})
+    return dict(config, storage=storage)
+
+
+def _day_two_compose(v, ctx, registry):
+    if _metrics_enabled(v):
+        # The debug server listens on all of the container's addresses; the host publishes it only on
+        # registry_metrics_address (the healthcheck still reaches it on the container's loopback).
+        registry['ports'].append('%s:%s:5001' % (publish_address(v.text('registry_metrics_address')),
+                                                 v['registry_metrics_port']))
+    endpoints = _notifications(v)
+    if endpoints:
+        registry['env_file'].append(ctx.paths['notifications_env'])
+        registry['labels'][NOTIFICATION_LABEL] = sha256_text(notifications_env_content(endpoints))
+
+
+def _day_two_files(v, ctx):
+    endpoints = _notifications(v)
+    if endpoints:
+        return [{'path': ctx.paths['notifications_env'], 'state': 'file', 'mode': '0600', 'owner': 'root',
+                 'group': 'root', 'sha256': sha256_text(notifications_env_content(endpoints))}]
+    return [{'path': ctx.paths['notifications_env'], 'state': 'absent'}]
+
+
+def _day_two_warnings(v):
+    warnings = []
+    if _metrics_enabled(v) and not is_loopback(v.text('registry_metrics_address')):
+        warnings.append('WARNING: registry_metrics_address is %s: the registry\'s debug server (plain HTTP, no'
+                        ' authentication: /metrics, /debug/vars) is reachable from the network. Keep 127.0.0.1,'
+                        ' or firewall port %s.' % (v.text('registry_metrics_address'), v['registry_metrics_port']))
+    return warnings
+
+
+def day_two_plan(v, ctx, maintenance):
+    endpoints = _notifications(v)
+    metrics = _metrics_enabled(v)
+    return {
+        'maintenance': bool(maintenance),
+        'metrics': {'enabled': metrics,
+                    'url': ('http://%s:%s%s' % (local_address(v.text('registry_metrics_address')),
+                                                v['registry_metrics_port'], METRICS_PATH)) if metrics else ''},
+        'notifications': {'enabled': bool(endpoints), 'names': [str(item.get('name')) for item in endpoints],
+                          'env_content': notifications_env_content(endpoints) if endpoints else ''},
+    }
+
+
 def _warnings(v, ui):
     warnings = []
     ui_enabled = v.flag('registry_ui_enabled')
@@ -1420,6 +1618,7 @@ def _warnings(v, ui):
     elif not v.flag('registry_auth_enabled'):
         warnings.append('WARNING: registry_auth_enabled is false: anyone who reaches port %s can push, pull%s.'
                         % (v['registry_port'], ' and delete' if v.flag('registry_delete_enabled') else ''))
+    warnings.extend(_day_two_warnings(v))
     return warnings
 
 
@@ -1464,7 +1663,7 @@ def port_problems(v, info):
     return problems
 
 
-ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'mirror_env', 'htpasswd')
+ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'mirror_env', 'notifications_env', 'htpasswd')
 
 
 def rollback_plan(ctx, info):
@@ -1489,8 +1688,9 @@ def _forced(v, info):
     return forced
 
 
-def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_controller_file):
-    """The validated plan (see the module docstring). ``problems`` non-empty: nothing else is planned."""
+def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_controller_file, maintenance=False):
+    """The validated plan (see the module docstring). ``problems`` non-empty: nothing else is planned.
+    ``maintenance``: the registry read-only (storage.maintenance.readonly), for garbage collection."""
     if IMPORT_ERROR is not None:
         raise PlanError('dockyard.registry needs the cryptography and bcrypt Python libraries on the controller'
                         ' (pip install cryptography bcrypt): %s' % IMPORT_ERROR)
@@ -1517,6 +1717,8 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     ui_env_sha = sha256_text(ui_env_content(proxy)) if forwarding else ''
 
     config = _config(v, major, tls, ui, storage)
+    if maintenance:
+        config = maintenance_config(config)
     config_text = _config_text(v, major, config)
     if certificate_sha256 is None:
         certificate_sha256 = (((info or {}).get('paths') or {}).get(ctx.paths['cert']) or {}).get('sha256') or ''
@@ -1581,6 +1783,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         'look': look,
         'warnings': _warnings(v, ui),
         'forced': _forced(v, info),
+        'day_two': day_two_plan(v, ctx, maintenance),
     })
     look['ports'] = [int(v['registry_port'])] + ([int(v['registry_ui_port'])] if ui_enabled else [])
     if info is not None:

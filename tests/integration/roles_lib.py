@@ -385,9 +385,10 @@ def ansible_playbook(playbook, inventory, variables=None, workdir=None, check=Fa
     return PlaybookResult(argv, proc.returncode, proc.stdout, proc.stderr)
 
 
-def run_playbook(variables, workdir, **kwargs):
-    """ansible-playbook -i tests/integration/inventory/registry-only.yml playbooks/site.yml -e @<vars file>."""
-    return ansible_playbook(PLAYBOOK, INVENTORY, variables=variables, workdir=workdir, **kwargs)
+def run_playbook(variables, workdir, playbook=PLAYBOOK, **kwargs):
+    """ansible-playbook -i tests/integration/inventory/registry-only.yml playbooks/site.yml (or
+    ``playbook``) -e @<vars file>."""
+    return ansible_playbook(playbook, INVENTORY, variables=variables, workdir=workdir, **kwargs)
 
 
 def run_tasks(workdir, tasks, python=None, **kwargs):
@@ -558,11 +559,11 @@ class Deployment:
         self.image_tags = []
 
     # ------------------------------------------------------------ playbooks
-    def play(self, check=False, verbosity=0, extra_path=None, diff=False, tags=None, **overrides):
+    def play(self, check=False, verbosity=0, extra_path=None, diff=False, tags=None, playbook=PLAYBOOK, **overrides):
         variables = dict(self.vars)
         variables.update(overrides)
         return run_playbook(variables, self.workdir, check=check, verbosity=verbosity, extra_path=extra_path,
-                            diff=diff, tags=tags)
+                            diff=diff, tags=tags, playbook=playbook)
 
     def deploy(self, **kwargs):
         result = self.play(**kwargs)

@@ -98,8 +98,7 @@ class ScaleOut:
             hosts[host].update((host_overrides or {}).get(host, {}))
         inventory = {'all': {
             'children': {
-                'registry': {'hosts': hosts, 'vars': {
-                    'registry_version': roles_lib.REGISTRY_VERSION,
+                'registry': {'hosts': hosts, 'vars': dict(roles_lib.STAND_IN_VARS, **{
                     'registry_storage_driver': 's3',
                     'registry_storage_s3': {
                         'endpoint': self.rgw.ip_endpoint(), 'region': self.rgw.region, 'bucket': self.rgw.bucket,
@@ -113,7 +112,7 @@ class ScaleOut:
                     'registry_tls_ca_create': False,
                     'registry_ui_enabled': False,
                     'registry_users': [{'name': self.user[0], 'password': self.user[1]}],
-                }},
+                })},
                 'registry_lb': {'hosts': {'lb': {
                     'registry_lb_base_dir': os.path.join(self.workdir, 'lb'),
                     'registry_lb_project_name': self.lb_project,
@@ -139,12 +138,13 @@ class ScaleOut:
         return path
 
     def play(self, inventory, playbooks=('site.yml', 'lb.yml'), verbosity=0):
-        argv = ['ansible-playbook', '-i', inventory] + [os.path.join(roles_lib.REPO, 'playbooks', name)
-                                                        for name in playbooks]
-        if verbosity:
-            argv.append('-' + 'v' * verbosity)
-        proc = roles_lib.run(argv, env=roles_lib.playbook_env(), timeout=900, cwd=roles_lib.REPO)
-        return roles_lib.PlaybookResult(argv, proc)
+        """Each playbook in turn (stops at the first that fails): the last PlaybookResult."""
+        for name in playbooks:
+            result = roles_lib.ansible_playbook(os.path.join(roles_lib.REPO, 'playbooks', name), inventory,
+                                                verbosity=verbosity, timeout=900)
+            if result.rc != 0:
+                break
+        return result
 
     def deploy(self, **kwargs):
         result = self.play(self.inventory(**kwargs))

@@ -106,6 +106,7 @@ def render(tmp_path, **variables):
     extra = dict(registry_base_dir=base, registry_users=[{'name': 'admin', 'password': 'unused'}],
                  ansible_python_interpreter=sys.executable)
     extra.update(variables)
+    base = extra['registry_base_dir']
     plan = "(_registry_input | dockyard.registry.registry_plan)"
     playbook.write_text(yaml.safe_dump([{
         'hosts': 'localhost', 'connection': 'local', 'gather_facts': False,
