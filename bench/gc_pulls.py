@@ -85,8 +85,8 @@ def main():
         start = time.monotonic()
         proc = subprocess.run([args.script] + list(words), capture_output=True, text=True, timeout=600, check=False)
         if proc.returncode != 0:
-            raise SystemExit('registry-maintenance.sh %s failed:\n%s\n%s' % (' '.join(words), proc.stdout[-3000:],
-                                                                            proc.stderr[-3000:]))
+            raise SystemExit('registry-maintenance.sh %s failed:\n%s\n%s'
+                             % (' '.join(words), proc.stdout[-3000:], proc.stderr[-3000:]))
         return time.monotonic() - start, proc.stdout
 
     def bytes_of_data():
@@ -128,6 +128,7 @@ def main():
     print('\nratio during GC / baseline: median %s, p95 %s' % (ratio(in_med, out_med), ratio(in_p95, out_p95)))
     print('target: no failed pull during garbage-collect; median ratio <= 1.5. The two switches restart the'
           ' registry: pulls fail for their length.')
+
 
 if __name__ == '__main__':
     main()

@@ -103,8 +103,8 @@ class Inventory(object):
         if resp.status != 200:
             self.problems.append('blob %s of %s answered %s' % (digest, repository, describe_response(resp)))
         elif resp.headers.get('Docker-Content-Digest') not in (None, digest):
-            self.problems.append('blob %s of %s answers as %s' % (digest, repository,
-                                                                 resp.headers.get('Docker-Content-Digest')))
+            self.problems.append('blob %s of %s answers as %s'
+                                 % (digest, repository, resp.headers.get('Docker-Content-Digest')))
 
     def read(self):
         """[{repository, tag, digest}] of every tag; problems collected in self.problems."""

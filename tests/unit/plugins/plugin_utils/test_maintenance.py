@@ -36,7 +36,7 @@ def test_gc_summary_reads_counts_blobs_bytes_and_window():
 
 
 def test_dry_run_output_has_no_bytes_or_window():
-    report = FilterModule().filters()['registry_gc_summary'](OUTPUT.split('time=')[0], dry_run=True)
+    report = FilterModule().filters()['registry_gc_summary'](OUTPUT.split('time=', maxsplit=1)[0], dry_run=True)
     assert report['dry_run'] is True and report['blobs_deleted'] == 2
     assert report['bytes_freed'] is None and report['window_seconds'] is None and report['rc'] is None
 
