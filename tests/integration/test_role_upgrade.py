@@ -62,7 +62,8 @@ def test_upgrade_to_3_writes_the_v3_contract_and_keeps_data(role_deployments):
     config2, compose2 = host_files(dep)
     assert contract_problems(2, config2, compose2, dep.base_dir) == []
 
-    upgrade = dep.play(registry_version='3.0.0', registry_pull_policy='never')
+    upgrade = dep.play(registry_version='3.0.0', registry_image='docker.io/library/registry:3.0.0',
+                       registry_pull_policy='never')
     # This test bed has no 3.x image: the run stops when Compose wants it, after writing the files.
     assert upgrade.rc != 0
     assert 'registry:3.0.0' in upgrade.output, upgrade.describe()
