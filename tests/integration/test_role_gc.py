@@ -24,6 +24,7 @@ import ssl
 import threading
 import time
 import urllib.request
+import uuid
 
 import pytest
 
@@ -78,7 +79,7 @@ def build_from(dep, base, name):
         handle.write('%s %s\n' % (name, os.urandom(8).hex()))
     with open(os.path.join(ctx, 'Dockerfile'), 'w') as handle:
         handle.write('FROM %s\nCOPY extra.txt /extra-%s.txt\n' % (base, name))
-    tag = 'dockyard-test/gc-%s-%s:1' % (name, os.path.basename(dep.workdir)[-8:].lower().replace('_', ''))
+    tag = 'dockyard-test/gc-%s-%s:1' % (name, uuid.uuid4().hex[:12])
     dep.image_tags.append(tag)
     dep.docker_client('build', '-q', '-t', tag, ctx, check=True, timeout=300)
     return tag
