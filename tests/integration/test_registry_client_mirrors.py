@@ -18,7 +18,7 @@ import stat
 
 import pytest
 
-from roles_lib import REPO, PlaybookResult, docker, playbook_env, run
+from roles_lib import ansible_playbook, docker
 
 PLAYBOOK = """---
 - name: Configure Docker's registry mirrors
@@ -61,11 +61,8 @@ def bed(tmp_path, docker_engine):
         values = {'registry_client_registries': [], 'registry_client_registry_group': '',
                   'registry_client_docker_daemon_json': str(daemon_json)}
         values.update(variables)
-        vars_file = tmp_path / 'vars.json'
-        vars_file.write_text(json.dumps(values))
-        argv = ['ansible-playbook', '-i', str(tmp_path / 'inventory.yml'), str(tmp_path / 'site.yml'),
-                '-e', '@%s' % vars_file] + (['--check'] if check else [])
-        return PlaybookResult(argv, run(argv, env=playbook_env(), timeout=300, cwd=REPO))
+        return ansible_playbook(str(tmp_path / 'site.yml'), str(tmp_path / 'inventory.yml'), variables=values,
+                                workdir=tmp_path, check=check, timeout=300)
 
     return play, daemon_json
 
