@@ -314,10 +314,16 @@ def test_plain_http_registry(tmp_path, registry):
 
 def test_retries_until_registry_starts(tmp_path, registry):
     reg = registry(start=False)
+    remote_tmp = str(tmp_path / 'remote-tmp')
     running = roles_lib.run_tasks(tmp_path, health_tasks({'health': args(reg, timeout=60, round_trip=True)}),
-                                  background=True)
+                                  background=True, env={'ANSIBLE_REMOTE_TEMP': remote_tmp})
     try:
-        time.sleep(6)
+        # Wait until this run's module is really retrying (a loaded machine may take seconds to start
+        # ansible-playbook), then long enough for more than one attempt (one a second).
+        roles_lib.wait_for(lambda: roles_lib.run(['pgrep', '-f', remote_tmp + '/.*AnsiballZ_registry_health'])
+                           .returncode == 0 or running.poll() is not None, 120, interval=0.2,
+                           what='the registry_health module to start')
+        time.sleep(3)
         assert running.poll() is None, running.result(timeout=10).describe()  # still retrying
         reg.start()
         result = running.result(timeout=120)
