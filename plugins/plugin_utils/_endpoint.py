@@ -16,6 +16,8 @@ Private to the collection (controller side, for filter plugins): no stable API.
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_plan import TLS_MODES, Variables
+
 # The registry role's defaults that an endpoint is made of, exactly as in
 # roles/registry/defaults/main.yml (tests/unit/plugins/plugin_utils/test_endpoint.py compares them).
 INVENTORY_HOSTNAME = '{{ inventory_hostname }}'
@@ -37,31 +39,13 @@ REGISTRY_DEFAULTS = {
 }
 
 
-def _always(value):
-    """Clients install a CA in this mode, whatever the host's variables say."""
-    return True
-
-
-def _when(key):
-    """Clients install a CA when the host sets ``key`` (a private CA), else trust their system store."""
-    def has_ca(value):
-        return bool(value(key))
-    return has_ca
-
-
-# What a Docker client installs for each TLS mode of the registry role: the file
-# <registry_base_dir>/certs/ca.crt, which the role keeps in every mode (the CA in `ca` mode, the
-# certificate itself in `self_signed` mode, registry_tls_provided_ca in `provided` mode). In
-# `provided` mode without registry_tls_provided_ca the certificate is from a public CA: nothing to
-# install; likewise in `acme` mode without registry_tls_acme_ca_cert. Each entry: whether clients
-# install a CA, given a function that reads the host's variables. A mode
-# missing here is an error, never a fallback.
-TLS_CLIENT_TRUST = {
-    'self_signed': _always,
-    'ca': _always,
-    'provided': _when('registry_tls_provided_ca'),
-    'acme': _when('registry_tls_acme_ca_cert'),
-}
+# What a Docker client installs for each TLS mode of the registry role is the file
+# <registry_base_dir>/certs/ca.crt, which the role keeps exactly when the mode's entry in the plan's
+# TLS_MODES table says so (TlsMode.has_ca): the table the role itself uses, so the two cannot disagree.
+# A mode missing there is an error, never a fallback.
+TLS_CLIENT_TRUST = TLS_MODES
+# The variables a TlsMode.has_ca reads, with the role's defaults (REGISTRY_DEFAULTS).
+_TRUST_VARIABLES = ('registry_tls_provided_ca', 'registry_tls_acme_ca_cert')
 STATES = ('present', 'absent')
 # Bind addresses that mean "every address": the UI is reached by the registry's name there.
 _ANY_ADDRESS = ('0.0.0.0', '::', '')
@@ -143,7 +127,7 @@ def registry_endpoint(hostvars, host=None):
     if tls_mode not in TLS_CLIENT_TRUST:
         raise EndpointError('registry host %s: registry_tls_mode %r is unknown; allowed: %s'
                             % (host, tls_mode, ', '.join(sorted(TLS_CLIENT_TRUST))))
-    has_ca = TLS_CLIENT_TRUST[tls_mode](lambda key: _value(hostvars, key))
+    has_ca = TLS_CLIENT_TRUST[tls_mode].has_ca(Variables(dict((key, _value(hostvars, key)) for key in _TRUST_VARIABLES)))
     base_dir = str(_value(hostvars, 'registry_base_dir'))
     ui_enabled = _bool(host, 'registry_ui_enabled', _value(hostvars, 'registry_ui_enabled'))
     ui_port = _port(host, 'registry_ui_port', _value(hostvars, 'registry_ui_port'))
