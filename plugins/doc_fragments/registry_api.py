@@ -6,25 +6,12 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
+from ansible_collections.dockyard.registry.plugins.doc_fragments._health import ModuleDocFragment as _Health
+from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_subset
+
 
 class ModuleDocFragment(object):
 
-    # Where the registry's HTTP API is and how its certificate is verified (module_utils._health's client)
-    DOCUMENTATION = r'''
-options:
-  url:
-    description:
-      - Base URL of the registry, V(https://HOST[:PORT]) or V(http://HOST[:PORT]), without path or credentials.
-    type: str
-    required: true
-  ca_path:
-    description:
-      - PEM file with the CA certificate(s) to verify the registry's certificate against.
-      - When not set, the system trust store is used.
-    type: path
-  server_name:
-    description:
-      - Host name to send as SNI and to verify the certificate against, instead of the host of O(url).
-      - Useful when O(url) uses an IP address that the certificate does not name. Only with V(https) URLs.
-    type: str
-'''
+    # Where the registry's HTTP API is and how its certificate is verified (module_utils._health's client):
+    # the same words as registry_health's options, taken from their one template.
+    DOCUMENTATION = options_subset(_Health.TEMPLATE, ('url', 'ca_path', 'server_name'))

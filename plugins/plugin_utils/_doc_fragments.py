@@ -51,6 +51,24 @@ def options_fragment(template, place, option=None):
     return 'options:\n  %s:\n    suboptions:\n%s\n' % (option, textwrap.indent(body, '      '))
 
 
+def options_subset(template, names, place='module'):
+    """The text of a doc fragment with only the top-level options ``names`` of ``template`` (in the
+    template's order), for modules that share part of a group: every name must be in the template."""
+    wanted = set(names)
+    kept, keep, seen = [], False, set()
+    for line in _lines_for(template, place):
+        if line and not line[0].isspace():
+            name = line.split(':', 1)[0]
+            keep = name in wanted
+            seen.add(name)
+        if keep:
+            kept.append(line)
+    missing = wanted - seen
+    if missing:
+        raise ValueError('options %s are not in the template; it has: %s' % (', '.join(sorted(missing)), ', '.join(sorted(seen))))
+    return 'options:\n' + textwrap.indent('\n'.join(kept).replace('{p}', ''), '  ') + '\n'
+
+
 def options_fragments(template, option):
     """``(DOCUMENTATION, INFO)``: the module that owns the options, and registry_info's ``option``.
 

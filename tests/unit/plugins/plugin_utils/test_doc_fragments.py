@@ -11,7 +11,7 @@ __metaclass__ = type
 import pytest
 import yaml
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment, options_fragments
+from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment, options_fragments, options_subset
 
 TEMPLATE = r'''
 url:
@@ -56,3 +56,14 @@ def test_unknown_places_are_errors_not_silently_dropped():
         options_fragment('a:\n  #modul type: str\n', 'module')
     with pytest.raises(ValueError, match="unknown place 'infos'"):
         options_fragment(TEMPLATE, 'infos')
+
+
+def test_subset_keeps_only_the_named_options_of_the_module_variant():
+    doc = yaml.safe_load(options_subset(TEMPLATE, ('url',)))
+    assert doc == {'options': {'url': {'description': ['Base URL.', 'Retried until O(timeout).', 'See O(ca_path).'],
+                                       'type': 'str'}}}
+
+
+def test_subset_of_an_option_the_template_lacks_is_an_error():
+    with pytest.raises(ValueError, match="options server_name are not in the template; it has: ca_path, url"):
+        options_subset(TEMPLATE, ('url', 'server_name'))
