@@ -20,12 +20,15 @@ description:
     given that look, what differs).
   - C(registry_env) gives the content of the registry's secret environment file, keeping the
     HTTP secret stored on the host when O(secret) is empty, or generating one.
+  - C(registry_reach_problem) judges the probes of the storage service run from the registry container's
+    networks (the plan's C(storage.reach)): an empty string when one got an HTTP answer, else the problem.
   - These filters are the role's internals; their output is not a stable interface.
 options:
   _input:
     description:
       - C(registry_plan) the role's variables, a dictionary of C(registry_*) names to values.
       - C(registry_env) the current content of the stored secrets/registry.env (empty when none).
+      - C(registry_reach_problem) the registered results of the probes (a loop over C(storage.reach.probes)).
     type: raw
     required: true
   info:
@@ -46,6 +49,9 @@ options:
   extra:
     description: C(registry_env) only. Other secrets of the registry's environment (the storage's keys,
       the Redis password), as the plan's C(secret_env) gives them; written after the HTTP secret.
+    type: dict
+  reach:
+    description: C(registry_reach_problem) only. The plan's C(storage.reach).
     type: dict
 '''
 
@@ -70,6 +76,7 @@ from ansible.errors import AnsibleFilterError
 
 from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_plan import (
     PlanError, build_plan, env_content, stored_http_secret)
+from ansible_collections.dockyard.registry.plugins.plugin_utils._storage_reach import reach_problem
 
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
@@ -90,9 +97,14 @@ def registry_env(stored, secret='', extra=None):
     return env_content(value, dict(extra or {}))
 
 
+def registry_reach_problem(results, reach):
+    return reach_problem(reach, results or [])
+
+
 class FilterModule(object):
     def filters(self):
         return {
             'registry_plan': registry_plan,
             'registry_env': registry_env,
+            'registry_reach_problem': registry_reach_problem,
         }

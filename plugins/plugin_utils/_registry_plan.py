@@ -37,6 +37,7 @@ import yaml
 from ansible.module_utils.six import string_types
 
 from ansible_collections.dockyard.registry.plugins.module_utils._docker_daemon import redact_url, registry_url_problem
+from ansible_collections.dockyard.registry.plugins.plugin_utils._storage_reach import probe_argv
 from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_drift import (
     DEFINITION_LABEL, registry_drift, stamp_definitions)
 
@@ -605,6 +606,10 @@ class StorageDriver(object):
         """The shared storage's identity (replicas with the same one share images), or None."""
         return None
 
+    def endpoint_url(self, v):
+        """The URL of the storage service the registry's container must reach, or None (on the host)."""
+        return None
+
 
 class FilesystemStorage(StorageDriver):
     name = 'filesystem'
@@ -729,6 +734,10 @@ class S3Storage(StorageDriver):
         return {'endpoint': o['endpoint'], 'region': str(o['region']), 'bucket': str(o['bucket']),
                 'access_key': str(o['access_key'] or ''), 'secret_key': str(o['secret_key'] or ''),
                 'path_style': bool(o['path_style'])}
+
+    def endpoint_url(self, v):
+        o = self.options(v)
+        return (o['endpoint'] or 'https://s3.%s.amazonaws.com' % o['region']) + '/'
 
     def where(self, v):
         o = self.options(v)
@@ -1290,6 +1299,21 @@ def ui_reads_env_file(v):
     return bool(match) and (int(match.group(1)), int(match.group(2))) >= UI_ENV_FILE_SINCE
 
 
+def _storage_reach(v, storage):
+    """What the role probes from the registry container's networks before (re)creating it (plugin_utils
+    _storage_reach), or None: the image, the endpoint and the networks: registry_networks when given
+    (the storage is on one of them, or outside, which any bridge network reaches), else Docker's
+    bridge, standing for the project's own network (it does not exist before the first deploy)."""
+    url = storage.endpoint_url(v)
+    if url is None:
+        return None
+    reach = {'name': v.text('registry_project_name'), 'image': v.text('registry_image'), 'url': url,
+             'where': storage.where(v)}
+    networks = [str(name) for name in v.get('registry_networks') or []] or ['bridge']
+    reach['probes'] = [{'network': network, 'argv': probe_argv(reach, network)} for network in networks]
+    return reach
+
+
 def _compose(v, ctx, major, tls, ui, storage, hashes):
     ui_enabled = v.flag('registry_ui_enabled')
     ui_tls = v.flag('registry_ui_tls')
@@ -1768,7 +1792,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
                'local_address': local_address(v.text('registry_ui_bind_address')),
                'checked': ui_enabled and (is_loopback(v.text('registry_ui_bind_address'))
                                           or v.text('registry_ui_bind_address') in ('0.0.0.0', '::'))},
-        'storage': {'driver': storage.name, 'where': storage.where(v)},
+        'storage': {'driver': storage.name, 'where': storage.where(v), 'reach': _storage_reach(v, storage)},
         'secret_env': extra_env,
         'mode': {'name': mode.name, 'accepts_pushes': mode.accepts_pushes, 'env_content': mode.env_content(v)},
         'users': all_users,

@@ -18,7 +18,10 @@ which is also how the role's look probes the bucket from this host. In file orde
    registry's blob descriptor cache fills Redis after a push and a pull; the password is in the
    secrets file only;
 4. wrong keys are refused before anything is deployed, naming the endpoint and the bucket and the
-   S3 error, never a key; a bucket removed after deploying is reported by the next run's look.
+   S3 error, never a key; a bucket removed after deploying is reported by the next run's look;
+5. a gateway the host reaches but the registry's container does not (it does not join the gateway's
+   network) is found by a probe from the container's networks before the containers are recreated:
+   named, and the running registry stays.
 """
 
 from __future__ import absolute_import, division, print_function
@@ -165,6 +168,11 @@ def test_deploy_on_s3_push_pull(rgw, deployment):
 
     rerun = deployment.play()
     assert rerun.rc == 0 and rerun.changed == 0, (rerun.changed_tasks(), rerun.describe())
+    # The registry's container reached the gateway from its network before it was created (the
+    # negative control of test_a_storage_the_container_cannot_reach_...).
+    probe = result.results()["dockyard.registry.registry : Probe the storage from the registry container's networks"]
+    assert [(item['item']['network'], bool(re.search(r'HTTP/[0-9.]+ [0-9]{3}', item['stderr'])))
+            for item in probe['results']] == [(rgw.network, True)], probe
 
 
 def test_redis_blob_descriptor_cache_fills(rgw, redis, deployment):
@@ -217,3 +225,26 @@ def test_a_bucket_gone_after_deploying_is_reported_by_the_next_run(rgw, role_dep
     assert result.rc != 0
     assert ("registry_storage_s3: S3 bucket 'spare' at %s answered HTTP 404 NoSuchBucket: the bucket does not exist"
             % rgw.ip_endpoint()) in result.output, result.describe()
+
+
+def test_a_storage_the_container_cannot_reach_is_refused_and_the_running_registry_stays(rgw, deployment):
+    """The host reaches the gateway by its address; a registry container that does not join the
+    gateway's network does not (Docker isolates bridge networks from each other). Found before the
+    containers are recreated, named (endpoint, bucket, network, what the probe saw, never a key), and
+    the running registry stays as it was."""
+    before = deployment.identity('registry')
+    watched = [os.path.join(deployment.base_dir, name)
+               for name in ('docker-compose.yml', 'config/config.yml', 'secrets/registry.env')]
+    contents = [open(path, 'rb').read() for path in watched]
+    result = deployment.play(verbosity=3, registry_networks=[])
+    assert result.rc != 0
+    assert ("registry_storage_s3: the registry's container cannot reach bucket 'registry' at %s under %s (%s/) from"
+            " the Docker network it joins (bridge: no answer within 10 s)." % (rgw.ip_endpoint(), ROOT, rgw.ip_endpoint())
+            ) in result.output, result.describe()
+    assert 'The deployment that was running was restored and serves again' in result.output
+    for secret in (rgw.secret_key, rgw.access_key, deployment.vars['registry_http_secret']):
+        assert secret not in result.output
+    assert deployment.identity('registry') == before
+    assert [open(path, 'rb').read() for path in watched] == contents
+    deployment.wait_healthy()
+    assert roles_lib.curl_status(deployment.registry_url + '/v2/', cacert=deployment.ca, user=deployment.admin) == 200

@@ -486,7 +486,7 @@ def test_env_strings_and_secret_files():
 
 
 def test_filters_are_registered():
-    assert set(FilterModule().filters()) == {'registry_plan', 'registry_env'}
+    assert set(FilterModule().filters()) == {'registry_plan', 'registry_env', 'registry_reach_problem'}
 
 
 def _look(ports, published=()):

@@ -135,7 +135,8 @@ def test_s3_mounts_no_data_and_labels_the_driver():
     fs = build_plan(variables())['compose']['services']['registry']
     assert any(volume.endswith(':/var/lib/registry') for volume in fs['volumes'])
     assert fs['labels'][STORAGE_LABEL] == 'filesystem'
-    assert p['storage'] == {'driver': 's3', 'where': "bucket 'registry' at http://s3.test:7480"}
+    assert dict(p['storage'], reach=None) == {'driver': 's3', 'where': "bucket 'registry' at http://s3.test:7480", 'reach': None}
+    assert p['storage']['reach']['url'] == 'http://s3.test:7480/'
 
 
 def test_s3_keys_go_to_the_secret_env_file_only():
