@@ -18,8 +18,8 @@ description:
     the script's C(DOCKYARD_GC_RESULT) line) and returns the blobs and manifests removed, the bytes of data/
     before and after, and how long the registry was read-only.
   - C(registry_uploads_summary) reads C(du -sb) of each unfinished upload directory (C(<repository>/_uploads/<id>)
-    under O(root)) and the C(DOCKYARD_PURGE_RESULT) line of C(registry-maintenance.sh purge-uploads) (O(purge_output)):
-    the uploads, their bytes, how many were removed and how long the registry was read-only.
+    under O(root)) and the C(DOCKYARD_PURGE_RESULT) line of C(registry-maintenance.sh purge-uploads) (O(purge_output)),
+    and returns the uploads, their bytes, how many were removed and how long the registry was read-only.
   - The role's internals; the outputs are the C(registry_gc_report) and C(registry_purge_uploads_report) facts of the role.
 options:
   _input:

@@ -141,7 +141,7 @@ options:
     default: []
   data_dir:
     description:
-      - The registry's data directory (filesystem storage): report the free space of its file system
+      - The registry's data directory (filesystem storage). Reports the free space of its file system
         (blocks available, as C(df) counts them) in RV(data_dir), and whether it is below O(data_dir.min_free_mb).
       - A directory that does not exist yet is judged by its nearest existing parent.
     type: dict
