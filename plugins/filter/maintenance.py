@@ -10,14 +10,17 @@ __metaclass__ = type
 
 DOCUMENTATION = r'''
 name: maintenance
-short_description: What a garbage collection of the dockyard.registry.registry role did
+short_description: What a garbage collection or an upload purge of the dockyard.registry.registry role did
 version_added: 0.1.0
 author: dockyard.registry developers (@dockyard)
 description:
   - C(registry_gc_summary) reads the output of the role's maintenance script (C(registry garbage-collect) and
     the script's C(DOCKYARD_GC_RESULT) line) and returns the blobs and manifests removed, the bytes of data/
     before and after, and how long the registry was read-only.
-  - The role's internals; the output is the C(registry_gc_report) fact of the role.
+  - C(registry_uploads_summary) reads C(du -sb) of each unfinished upload directory (C(<repository>/_uploads/<id>)
+    under O(root)) and the C(DOCKYARD_PURGE_RESULT) line of C(registry-maintenance.sh purge-uploads) (O(purge_output)),
+    and returns the uploads, their bytes, how many were removed and how long the registry was read-only.
+  - The role's internals; the outputs are the C(registry_gc_report) and C(registry_purge_uploads_report) facts of the role.
 options:
   _input:
     description: The standard output of C(registry-maintenance.sh gc) or of C(garbage-collect --dry-run).
@@ -27,28 +30,44 @@ options:
     description: Whether the output is a dry run's.
     type: bool
     default: false
+  root:
+    description: C(registry_uploads_summary) only, required there; the repositories directory the listing is under.
+    type: str
+  purge_output:
+    description: C(registry_uploads_summary) only; the standard output of C(registry-maintenance.sh purge-uploads).
+    type: str
 '''
 
 EXAMPLES = r'''
 - name: Summarize
   ansible.builtin.set_fact:
     report: "{{ gc_output.stdout | dockyard.registry.registry_gc_summary }}"
+
+- name: The unfinished uploads a listing found
+  ansible.builtin.set_fact:
+    uploads: "{{ du_output.stdout | dockyard.registry.registry_uploads_summary(root='/opt/registry/data/docker/registry/v2/repositories') }}"
 '''
 
 RETURN = r'''
 _value:
   description: C(blobs_marked), C(blobs_deleted), C(manifests_deleted), C(deleted_blobs), C(deleted_manifests),
-    C(bytes_before), C(bytes_after), C(bytes_freed), C(window_seconds), C(gc_seconds), C(rc), C(dry_run).
+    C(bytes_before), C(bytes_after), C(bytes_freed), C(window_seconds), C(gc_seconds), C(rc), C(dry_run);
+    for C(registry_uploads_summary) C(uploads) (C(repository), C(id), C(bytes)), C(count), C(bytes), C(removed),
+    C(rc), C(window_seconds), C(dry_run).
   type: dict
 '''
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._maintenance import gc_summary
+from ansible_collections.dockyard.registry.plugins.plugin_utils._maintenance import gc_summary, uploads_summary
 
 
 def registry_gc_summary(output, dry_run=False):
     return gc_summary(output, dry_run=bool(dry_run))
 
 
+def registry_uploads_summary(listing, root=None, purge_output=None, dry_run=False):
+    return uploads_summary(listing, root or '/', purge_output=purge_output, dry_run=bool(dry_run))
+
+
 class FilterModule(object):
     def filters(self):
-        return {'registry_gc_summary': registry_gc_summary}
+        return {'registry_gc_summary': registry_gc_summary, 'registry_uploads_summary': registry_uploads_summary}

@@ -540,3 +540,53 @@ def health_facts(options, now=None):
     failing = [name for name in HEALTH_CHECKS if name in checks and not checks[name]['ok']]
     return {'ok': not failing, 'msg': '; '.join('%s: %s' % (name, checks[name]['msg']) for name in failing),
             'checks': checks}
+
+
+# ---------------------------------------------------------------------------------------------
+# the data directory: free space (issue 8.5) and mount points
+
+MIB = 1024 * 1024
+
+
+def data_dir_facts(path, min_free_mb=0, statvfs=os.statvfs):
+    """Free space of the file system holding ``path`` (its nearest existing ancestor when it does not
+    exist yet), as df(1) counts it (blocks available to unprivileged users), against ``min_free_mb``."""
+    checked = path
+    while not os.path.exists(checked) and os.path.dirname(checked) != checked:
+        checked = os.path.dirname(checked)
+    facts = {'path': path, 'checked_path': checked, 'exists': os.path.isdir(path), 'total_bytes': None,
+             'free_bytes': None, 'min_free_bytes': int(min_free_mb or 0) * MIB, 'low': False, 'msg': ''}
+    try:
+        st = statvfs(checked)
+    except OSError as exc:
+        facts['msg'] = 'cannot read the free space of %s: %s' % (checked, exc.strerror or exc)
+        return facts
+    facts['total_bytes'] = st.f_blocks * st.f_frsize
+    facts['free_bytes'] = st.f_bavail * st.f_frsize
+    where = 'data directory %s%s' % (path, '' if checked == path else ' (not created yet; its file system at %s)' % checked)
+    figures = '%d MiB free of %d MiB' % (facts['free_bytes'] // MIB, facts['total_bytes'] // MIB)
+    if min_free_mb and facts['free_bytes'] < facts['min_free_bytes']:
+        facts['low'] = True
+        facts['msg'] = '%s has %s, below registry_data_min_free_mb=%d' % (where, figures, min_free_mb)
+    else:
+        facts['msg'] = '%s has %s%s' % (where, figures, ' (at least %d MiB wanted)' % min_free_mb if min_free_mb else '')
+    return facts
+
+
+def _unescape_mount(text):
+    """/proc/self/mountinfo escapes space, tab, newline and backslash as octal (\\040...)."""
+    return re.sub(r'\\([0-7]{3})', lambda match: chr(int(match.group(1), 8)), text)
+
+
+def mounts_under(base, mountinfo):
+    """Mount points at or under ``base`` (sorted), from the text of /proc/self/mountinfo."""
+    base = base.rstrip('/') or '/'
+    found = set()
+    for line in (mountinfo or '').splitlines():
+        fields = line.split(' ')
+        if len(fields) < 5:
+            continue
+        point = _unescape_mount(fields[4]).rstrip('/') or '/'
+        if point == base or point.startswith(base + '/'):
+            found.add(point)
+    return sorted(found)

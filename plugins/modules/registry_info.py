@@ -139,6 +139,26 @@ options:
     type: list
     elements: int
     default: []
+  data_dir:
+    description:
+      - The registry's data directory (filesystem storage). Reports the free space of its file system
+        (blocks available, as C(df) counts them) in RV(data_dir), and whether it is below O(data_dir.min_free_mb).
+      - A directory that does not exist yet is judged by its nearest existing parent.
+    type: dict
+    suboptions:
+      path:
+        description: The data directory on the host.
+        type: path
+        required: true
+      min_free_mb:
+        description: MiB that must stay free; V(0) never reports it low.
+        type: int
+        default: 0
+  mounts_under:
+    description:
+      - Report in RV(mounts) the mount points at or under this path (from C(/proc/self/mountinfo)), for example
+        a data directory on its own disk, which a removal must empty rather than delete.
+    type: path
 requirements:
   - The docker CLI on the managed node for the Docker facts (found through E(PATH)).
   - cryptography >= 3.4 when O(certificate) is given.
@@ -419,6 +439,58 @@ images:
   returned: when O(images) is not empty
   type: dict
   sample: {registry:2.8.3: "sha256:4b8b3f7c1b0e...", joxit/docker-registry-ui:2.5.7: null}
+data_dir:
+  description: The free space of the data directory's file system (O(data_dir)).
+  returned: when O(data_dir) is given
+  type: dict
+  contains:
+    path:
+      description: The data directory.
+      type: str
+      returned: always
+    checked_path:
+      description: The path whose file system was measured (the nearest existing parent when O(data_dir.path) does not exist).
+      type: str
+      returned: always
+    exists:
+      description: Whether the data directory exists.
+      type: bool
+      returned: always
+    total_bytes:
+      description: Size of the file system, V(null) when it could not be read.
+      type: int
+      returned: always
+    free_bytes:
+      description: Bytes available (as C(df) counts them), V(null) when they could not be read.
+      type: int
+      returned: always
+    min_free_bytes:
+      description: O(data_dir.min_free_mb) in bytes.
+      type: int
+      returned: always
+    low:
+      description: Whether fewer than RV(data_dir.min_free_bytes) are free.
+      type: bool
+      returned: always
+    msg:
+      description: The path and the figures, in words.
+      type: str
+      returned: always
+  sample:
+    path: /opt/registry/data
+    checked_path: /opt/registry/data
+    exists: true
+    total_bytes: 67108864
+    free_bytes: 3145728
+    min_free_bytes: 52428800
+    low: true
+    msg: data directory /opt/registry/data has 3 MiB free of 64 MiB, below registry_data_min_free_mb=50
+mounts:
+  description: Mount points at or under O(mounts_under), sorted.
+  returned: when O(mounts_under) is given
+  type: list
+  elements: str
+  sample: [/opt/registry/data]
 ports:
   description:
     - For each port of O(ports), the addresses a socket listens on (V(0.0.0.0) and V(::) for all); an empty
@@ -491,6 +563,11 @@ def main():
                 path_style=dict(type='bool', default=True),
                 timeout=dict(type='int', default=10),
             )),
+            data_dir=dict(type='dict', options=dict(
+                path=dict(type='path', required=True),
+                min_free_mb=dict(type='int', default=0),
+            )),
+            mounts_under=dict(type='path'),
             project_name=dict(type='str'),
             images=dict(type='list', elements='str', default=[]),
             ports=dict(type='list', elements='int', default=[]),
@@ -504,6 +581,9 @@ def main():
         module.fail_json(msg=missing_required_lib('bcrypt'), exception=BCRYPT_IMPORT_ERROR)
     if params['project_name'] is not None and not params['project_name'].strip():
         module.fail_json(msg='project_name: must not be empty')
+    if params['data_dir'] is not None and params['data_dir']['min_free_mb'] < 0:
+        module.fail_json(msg='data_dir.min_free_mb: %d is not allowed; allowed: 0 (no threshold) or more MiB.'
+                         % params['data_dir']['min_free_mb'])
     try:
         checks = _info.validate_paths(params['paths'])
     except _info.InfoError as exc:
@@ -534,6 +614,11 @@ def main():
             result['health'] = health.result()
     if params['s3'] is not None:
         result['s3'] = probe_bucket(**params['s3'])
+    if params['data_dir'] is not None:
+        result['data_dir'] = _info.data_dir_facts(params['data_dir']['path'], params['data_dir']['min_free_mb'])
+    if params['mounts_under'] is not None:
+        with open('/proc/self/mountinfo') as mountinfo:
+            result['mounts'] = _info.mounts_under(params['mounts_under'], mountinfo.read())
     if params['ports']:
         result['ports'] = dict((str(port), addresses) for port, addresses in _info.listening_ports(params['ports']).items())
     if errors:

@@ -49,3 +49,32 @@ def gc_summary(output, dry_run=False):
         if 'gc_ms' in values:
             result['gc_seconds'] = round(values['gc_ms'] / 1000.0, 3)
     return result
+
+
+_PURGE_RE = re.compile(r'^DOCKYARD_PURGE_RESULT((?: \w+=-?\d+)+)\s*$', re.M)
+
+
+def uploads_summary(listing, root, purge_output=None, dry_run=False):
+    """The unfinished uploads under ``root`` (data/docker/registry/v2/repositories), read from
+    ``du -sb`` of each ``<repository>/_uploads/<id>`` directory, and what ``registry-maintenance.sh
+    purge-uploads`` removed: {uploads: [{repository, id, bytes}], count, bytes, removed, rc,
+    window_seconds, dry_run}."""
+    root = root.rstrip('/') + '/'
+    uploads = []
+    for line in (listing or '').splitlines():
+        size, dummy, path = line.partition('\t')
+        if not size.strip().isdigit() or not path.startswith(root) or '/_uploads/' not in path:
+            continue
+        repository, dummy, upload = path[len(root):].rpartition('/_uploads/')
+        uploads.append({'repository': repository, 'id': upload, 'bytes': int(size)})
+    uploads.sort(key=lambda item: (item['repository'], item['id']))
+    result = {'dry_run': bool(dry_run), 'uploads': uploads, 'count': len(uploads),
+              'bytes': sum(item['bytes'] for item in uploads), 'removed': 0, 'rc': None, 'window_seconds': None}
+    found = _PURGE_RE.findall(purge_output or '')
+    if found:
+        values = dict((key, int(value)) for key, value in (item.split('=', 1) for item in found[-1].split()))
+        result['rc'] = values.get('rc')
+        result['removed'] = values.get('uploads', 0)
+        if 'window_ms' in values:
+            result['window_seconds'] = round(values['window_ms'] / 1000.0, 3)
+    return result

@@ -1218,6 +1218,7 @@ def _validate(v, ctx):
         storage.validate(v)
     _scale_out_problems(v, storage)
     _day_two_problems(v, port, ui_port)
+    _disk_problems(v)
     overrides = v['registry_config_overrides'] or {}
     if not isinstance(overrides, dict):
         v.problem('registry_config_overrides: must be a dictionary (deep-merged into config.yml), got %s.'
@@ -1262,6 +1263,7 @@ def _config(v, major, tls, ui, storage):
         config['auth'] = {'htpasswd': {'realm': v.text('registry_auth_realm'), 'path': '/auth/htpasswd'}}
     config.update(REGISTRY_MODES[v.text('registry_mode')].config(v, major))
     _day_two_config(v, config)
+    _disk_config(v, config)
     return deep_merge(config, v['registry_config_overrides'] or {})
 
 
@@ -1339,6 +1341,7 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
     }
     registry.update(REGISTRY_HARDENING)
     _day_two_compose(v, ctx, registry)
+    registry['healthcheck']['test'] = disk_healthcheck(v, ctx, storage)
     services = {'registry': registry}
     if ui_enabled:
         environment = {'REGISTRY_TITLE': v['registry_ui_title'], 'DOCKER_REGISTRY_UI_TITLE': v['registry_ui_title'],
@@ -1621,6 +1624,135 @@ def day_two_plan(v, ctx, maintenance):
     }
 
 
+# ------------------------------------------------------------------------------------------------
+# A full data directory (issue 8.5): free space judged by the container's healthcheck and by the
+# look (registry_info data_dir), distribution's upload purging, and a purge that keeps mount points.
+
+MIB = 1024 * 1024
+DATA_MIN_FREE_DEFAULT = 1024
+UPLOAD_PURGING_DEFAULTS = {'enabled': True, 'age': '24h', 'interval': '24h', 'dryrun': False}
+# A purge deletes every upload older than the age, finished or not: a shorter age could cut a slow push.
+UPLOAD_PURGING_MIN_AGE = 3600
+_GO_UNITS = {'ns': 1e-9, 'us': 1e-6, 'µs': 1e-6, 'ms': 1e-3, 's': 1, 'm': 60, 'h': 3600}
+
+
+def go_duration_seconds(text):
+    """Seconds of a Go duration such as 24h or 1h30m (None when it is not one)."""
+    text = str(text)
+    if not _DURATION_RE.match(text):
+        return None
+    return sum(float(number) * _GO_UNITS[unit] for number, dummy, unit in re.findall(r'([0-9]+(\.[0-9]+)?)(ns|us|µs|ms|s|m|h)', text))
+
+
+def data_min_free_mb(v):
+    value = v.get('registry_data_min_free_mb', DATA_MIN_FREE_DEFAULT)
+    try:
+        number = int(str(value).strip()) if not isinstance(value, bool) else None
+    except ValueError:
+        number = None
+    return number
+
+
+def upload_purging(v):
+    """storage.maintenance.uploadpurging from the registry_upload_purging_* variables (all four keys:
+    distribution 2.8 refuses to start when one is missing)."""
+    result = dict(UPLOAD_PURGING_DEFAULTS)
+    for key in result:
+        value = v.get('registry_upload_purging_%s' % key)
+        if value is not None:
+            result[key] = v.flag('registry_upload_purging_%s' % key) if key in ('enabled', 'dryrun') else str(value)
+    return result
+
+
+def _disk_problems(v):
+    number = data_min_free_mb(v)
+    if number is None or number < 0 or number > 1048576:
+        v.problem('registry_data_min_free_mb: %r is not allowed; allowed: an integer from 0 (no check) to 1048576,'
+                  ' the MiB that must stay free in the data directory.' % (v.get('registry_data_min_free_mb'),))
+    purging = upload_purging(v)
+    for key, minimum, why in (('age', UPLOAD_PURGING_MIN_AGE, ' at least 1h (uploads older than this are deleted even'
+                                                              ' while a slow push still writes them)'),
+                              ('interval', 1, '')):
+        seconds = go_duration_seconds(purging[key])
+        if seconds is None or seconds < minimum:
+            v.problem("registry_upload_purging_%s: '%s' is not allowed; allowed: a Go duration such as 24h or 1h30m%s."
+                      % (key, purging[key], why or ' greater than 0'))
+
+
+def _disk_config(v, config):
+    """storage.maintenance.uploadpurging, unless registry_config_overrides sets that section itself (then
+    the override is the whole section: one place for each setting)."""
+    overrides = v.get('registry_config_overrides') or {}
+    storage = overrides.get('storage') if isinstance(overrides, dict) else None
+    maintenance = storage.get('maintenance') if isinstance(storage, dict) else None
+    if isinstance(maintenance, dict) and 'uploadpurging' in maintenance:
+        return
+    config['storage'].setdefault('maintenance', {})['uploadpurging'] = upload_purging(v)
+
+
+def disk_healthcheck(v, ctx, storage):
+    """The registry container's healthcheck: distribution's own health endpoint, then (filesystem
+    storage, a threshold set) the free space of the data directory by busybox df, so that a full disk
+    turns the container unhealthy with the path and the figures in its health log."""
+    minimum = data_min_free_mb(v)
+    if not storage.mounts_data() or not minimum:
+        return list(HEALTHCHECK)
+    awk = ('NR == 2 { if ($4 < min) { printf "data directory %%s (%s in the container) has %%d MiB free of %%d MiB,'
+           ' below registry_data_min_free_mb=%%d\\n", path, $4 / 1024, $2 / 1024, min / 1024; exit 1 } }' % DATA_MOUNT)
+    script = '%s "$1" && df -P -k %s | awk -v min=%d -v path=%s %s' % (
+        ' '.join(HEALTHCHECK[1:-1]), DATA_MOUNT, minimum * 1024, shell_quote(ctx.dirs['data']), shell_quote(awk))
+    # The health endpoint stays the last argument ($1 of the script). Compose interpolates $: doubled,
+    # the container runs the single one.
+    return ['CMD', 'sh', '-c', script.replace('$', '$$'), 'sh', HEALTHCHECK[-1]]
+
+
+def shell_quote(text):
+    return "'%s'" % str(text).replace("'", "'\\''")
+
+
+def data_dir_look(v, ctx, storage):
+    """The look's data_dir option (filesystem storage only: an S3 bucket has no free space to judge)."""
+    if not storage.mounts_data():
+        return None
+    return {'path': ctx.dirs['data'], 'min_free_mb': data_min_free_mb(v) or 0}
+
+
+def data_dir_problems(info):
+    """The look found less free space than registry_data_min_free_mb: say where, how much and how to recover."""
+    facts = (info or {}).get('data_dir') or {}
+    if not facts.get('low'):
+        return []
+    return ['%s: pushes fail once it is full (distribution answers 500). Free space first: `ansible-playbook'
+            ' dockyard.registry.purge_uploads` removes unfinished uploads, `dockyard.registry.gc` unreferenced'
+            ' blobs; or give the data directory more space, or lower registry_data_min_free_mb (0: no check).'
+            % facts.get('msg')]
+
+
+def _glob_escape(path):
+    return re.sub(r'([*?\[\]\\])', r'\\\1', path)
+
+
+def purge_plan(base, mounts):
+    """How registry_purge_data removes registry_base_dir when file systems are mounted at or under it
+    (data/ on its own disk): everything inside is deleted, the mount points (and the directories that
+    lead to them) are kept, as mounted. ``argv`` is a find(1) command; None: remove the whole tree."""
+    base = base.rstrip('/') or '/'
+    inside = sorted(set(str(m).rstrip('/') or '/' for m in (mounts or [])
+                        if str(m).rstrip('/') == base or str(m).startswith(base + '/')))
+    if not inside:
+        return {'mounts': [], 'keep': [], 'argv': None}
+    keep = set()
+    for mount in inside:
+        path = mount
+        while path != base and path.startswith(base + '/'):
+            keep.add(path)
+            path = os.path.dirname(path)
+    argv = ['find', base, '-depth', '-mindepth', '1']
+    for path in sorted(keep):
+        argv += ['!', '-path', _glob_escape(path)]
+    return {'mounts': inside, 'keep': sorted(keep | {base}), 'argv': argv + ['-print', '-delete']}
+
+
 def _warnings(v, ui):
     warnings = []
     ui_enabled = v.flag('registry_ui_enabled')
@@ -1726,7 +1858,10 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     plan = {'problems': v.problems, 'state': v.text('registry_state'), 'dirs': ctx.dirs, 'paths': ctx.paths}
     if v.problems or not present:
         plan['look'] = {'paths': [], 'images': [], 'certificate': None, 'htpasswd': None, 'health': None,
-                        'project_name': None, 'ports': [], 's3': None}
+                        'project_name': None, 'ports': [], 's3': None, 'data_dir': None,
+                        'mounts_under': ctx.base if not present and v.flag('registry_purge_data') else None}
+        if not present:
+            plan['purge'] = purge_plan(ctx.base, (info or {}).get('mounts'))
         return plan
 
     ui_enabled = v.flag('registry_ui_enabled')
@@ -1774,7 +1909,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         if archive.get('image') not in images:
             images.append(archive.get('image'))
     look = {'paths': look_paths, 'certificate': tls.look(v, ctx), 'project_name': v.text('registry_project_name'),
-            's3': storage.look(v),
+            's3': storage.look(v), 'data_dir': data_dir_look(v, ctx, storage), 'mounts_under': None,
             'images': images, 'health': health if v.flag('registry_health_check') else None,
             'htpasswd': ({'path': ctx.paths['htpasswd'], 'users': all_users,
                           'exclusive': v.flag('registry_users_exclusive'),
@@ -1816,6 +1951,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         plan['drift'] = registry_drift(plain(info), layout, checksums, compose, certificate=tls.judged_by_look,
                                        htpasswd=v.flag('registry_auth_enabled'))
         plan['problems'].extend(_deployed_problems(v, storage, plain(info)))
+        plan['problems'].extend(data_dir_problems(plain(info)))
     return plan
 
 
