@@ -279,3 +279,34 @@ def test_upgrade_recreates_the_ui_once_and_leaves_the_registry_running(role_depl
     again = dep.play()
     assert again.rc == 0 and again.changed == 0, again.describe()
     assert _ids(dep) == after
+
+
+# ------------------------------------------------------------------------------------------------
+# acme mode: the UI serves a copy of the registry's ACME pair (documented, warned about), and still
+# mounts nothing of certs/ or secrets/ (the ACME account key).
+
+@pytest.fixture(scope='module')
+def acme(role_deployments, tmp_path_factory, docker_engine):
+    from acme_lib import Pebble
+    server = Pebble(tmp_path_factory.mktemp('uicert-pebble'), validity_seconds=20 * 86400).start()
+    try:
+        dep = role_deployments('uicert-acme', registry_tls_mode='acme', registry_tls_acme_directory=server.directory,
+                               registry_tls_acme_ca_cert=server.ca_bundle, registry_tls_acme_challenge_port=server.http_port,
+                               registry_tls_renew_before_days=10)
+        dep.first_run = dep.deploy()
+        yield dep
+    finally:
+        server.stop()
+
+
+def test_acme_the_ui_mounts_a_copy_and_nothing_of_certs_or_secrets(acme):
+    mounts = sorted(mount['Source'] for mount in acme.inspect('ui')['Mounts'])
+    assert mounts == [_path(acme, 'ui-certs'), _path(acme, 'ui', 'tls.conf')]
+    listing = docker('exec', acme.container_id('ui'), 'ls', '/etc/nginx/certs', check=True).stdout.split()
+    assert sorted(listing) == ['ui.crt', 'ui.key']
+    assert docker('exec', acme.container_id('ui'), 'cat', '/certs/registry.key').returncode != 0
+    # The documented exception: the same certificate (and so key) as the registry's, warned about.
+    assert _public_key(served_chain(acme.ui_port)[0]) == _public_key(served_chain(acme.port)[0])
+    assert "registry_tls_mode acme: the UI serves a copy of the registry's certificate and key" in acme.first_run.output
+    result = acme.play()
+    assert result.rc == 0 and result.changed == 0, result.describe()
