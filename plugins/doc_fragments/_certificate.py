@@ -8,7 +8,7 @@
 from __future__ import absolute_import, division, print_function
 __metaclass__ = type
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragments
+from ansible_collections.dockyard.registry.plugins.plugin_utils._doc_fragments import options_fragment, options_fragments
 
 
 class ModuleDocFragment(object):
@@ -82,3 +82,5 @@ ca_cert_path:
 
     # dockyard.registry.certificate (these options at the top level), and dockyard.registry.registry_info (under its certificate option).
     DOCUMENTATION, INFO = options_fragments(TEMPLATE, option='certificate')
+    # dockyard.registry.registry_info's ui_certificate option (a second key and certificate, judged the same way).
+    UI_INFO = options_fragment(TEMPLATE, 'info', option='ui_certificate')

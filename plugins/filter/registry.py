@@ -38,6 +38,10 @@ options:
     description: C(registry_plan) only. The sha256 of the certificate file the containers serve,
       when it changed after the look at the host.
     type: str
+  ui_certificate_sha256:
+    description: C(registry_plan) only. The sha256 of the UI's own certificate file (ui-certs/ui.crt) the UI
+      serves, when it changed after the look at the host.
+    type: str
   maintenance:
     description: C(registry_plan) only. Plan the registry read-only (C(storage.maintenance.readonly)), as garbage
       collection needs it.
@@ -81,9 +85,10 @@ from ansible_collections.dockyard.registry.plugins.plugin_utils._storage_reach i
 _SECRET_ALPHABET = string.ascii_letters + string.digits
 
 
-def registry_plan(variables, info=None, certificate_sha256=None, maintenance=False):
+def registry_plan(variables, info=None, certificate_sha256=None, maintenance=False, ui_certificate_sha256=None):
     try:
-        return build_plan(variables, info=info, certificate_sha256=certificate_sha256, maintenance=bool(maintenance))
+        return build_plan(variables, info=info, certificate_sha256=certificate_sha256, maintenance=bool(maintenance),
+                          ui_certificate_sha256=ui_certificate_sha256)
     except PlanError as exc:
         raise AnsibleFilterError(str(exc))
 

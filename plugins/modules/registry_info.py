@@ -27,6 +27,7 @@ description:
     options. Never returns file contents, passwords or hashes.
 extends_documentation_fragment:
   - dockyard.registry._certificate.info
+  - dockyard.registry._certificate.ui_info
   - dockyard.registry._health.info
   - dockyard.registry._htpasswd.info
   - dockyard.registry.attributes
@@ -69,6 +70,11 @@ options:
       - A private key and TLS server certificate to check the way M(dockyard.registry.certificate)
         decides in its V(self_signed) mode (no O(certificate.ca_cert_path)) or V(csr) mode (with it).
       - Nothing is generated, not even in memory.
+    type: dict
+  ui_certificate:
+    description:
+      - A second private key and certificate (the registry UI's own), judged exactly as O(certificate);
+        the verdict is RV(ui_certificate).
     type: dict
   htpasswd:
     description:
@@ -308,6 +314,11 @@ certificate:
       type: str
       returned: always
       sample: '2027-01-01T12:00:00Z'
+ui_certificate:
+  description: The verdict on O(ui_certificate), with the keys of RV(certificate) (C(reason), C(not_after)).
+  returned: when O(ui_certificate) is given
+  type: dict
+  sample: {reason: valid, not_after: '2027-01-01T12:00:00Z'}
 htpasswd:
   description: What M(dockyard.registry.htpasswd) would change in O(htpasswd.path). User names only.
   returned: when O(htpasswd) is given
@@ -552,6 +563,7 @@ def main():
                 regexp=dict(type='str', no_log=True),
             )),
             certificate=certificate_argument_spec(required=True).as_suboption(),
+            ui_certificate=certificate_argument_spec(required=True).as_suboption(),
             htpasswd=htpasswd_argument_spec(info=True).as_suboption(no_log=False),
             health=client_argument_spec(request_timeout=_info.HEALTH_REQUEST_TIMEOUT).as_suboption(),
             s3=dict(type='dict', options=dict(
@@ -575,7 +587,7 @@ def main():
         supports_check_mode=True,
     )
     params = module.params
-    if params['certificate'] is not None:
+    if params['certificate'] is not None or params['ui_certificate'] is not None:
         assert_cryptography(module)
     if params['htpasswd'] is not None and not HAS_BCRYPT:
         module.fail_json(msg=missing_required_lib('bcrypt'), exception=BCRYPT_IMPORT_ERROR)
@@ -599,11 +611,12 @@ def main():
         auth = executor.submit(_htpasswd_facts, params['htpasswd']) if params['htpasswd'] is not None else None
         health = executor.submit(_info.health_facts, params['health']) if params['health'] is not None else None
         result['paths'] = _info.paths_facts(checks)
-        if params['certificate'] is not None:
-            try:
-                result['certificate'] = _certificate_facts(params['certificate'], _info.utcnow())
-            except _info.InfoError as exc:
-                errors.append(str(exc))
+        for option in ('certificate', 'ui_certificate'):
+            if params[option] is not None:
+                try:
+                    result[option] = _certificate_facts(params[option], _info.utcnow())
+                except _info.InfoError as exc:
+                    errors.append(str(exc) if option == 'certificate' else 'ui_' + str(exc))
         if auth is not None:
             try:
                 result['htpasswd'], warnings = auth.result()

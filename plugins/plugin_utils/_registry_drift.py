@@ -204,6 +204,17 @@ def registry_drift(info, layout, checksums=None, compose=None, certificate=True,
     return tracker.differences
 
 
+def certificate_drift(info, key='ui_certificate'):
+    """The look's verdict on another key and certificate (registry_info's ``ui_certificate``: the
+    UI's own) as differences: anything but valid is drift."""
+    reason = (info.get(key) or {}).get('reason')
+    if reason == 'valid':
+        return []
+    what = key.replace('_', ' ')
+    return [{'what': what, 'wanted': 'valid', 'found': reason or 'not inspected',
+             'message': '%s: %s' % (what, reason or 'not inspected')}]
+
+
 def compare_result(differences, forced=None):
     """The result of dockyard.registry.registry_compare: changed when the host differs from the plan
     (``forced`` reasons run the apply tasks without being a difference), with the diff."""

@@ -39,7 +39,7 @@ from ansible.module_utils.six import string_types
 from ansible_collections.dockyard.registry.plugins.module_utils._docker_daemon import redact_url, registry_url_problem
 from ansible_collections.dockyard.registry.plugins.plugin_utils._storage_reach import probe_argv
 from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_drift import (
-    DEFINITION_LABEL, registry_drift, stamp_definitions)
+    DEFINITION_LABEL, certificate_drift, registry_drift, stamp_definitions)
 
 try:
     from ansible_collections.dockyard.registry.plugins.module_utils import _certificate as cert_utils
@@ -95,8 +95,8 @@ UI_TLS_CONF = MANAGED + '''# HTTPS in front of the UI's own server (on 127.0.0.1
 # the browser's credentials never cross the network in clear.
 server {
     listen 443 ssl;
-    ssl_certificate /etc/nginx/certs/registry.crt;
-    ssl_certificate_key /etc/nginx/certs/registry.key;
+    ssl_certificate /etc/nginx/certs/ui.crt;
+    ssl_certificate_key /etc/nginx/certs/ui.key;
     ssl_protocols TLSv1.2 TLSv1.3;
     ssl_ciphers %(ciphers)s;
     ssl_ecdh_curve %(curves)s;
@@ -309,18 +309,66 @@ class TlsMode(object):
             options['key_size'] = ctx.key_size
         return options
 
+    # The UI's own key and certificate (ui-certs/, mounted into the UI alone; docs/SECURITY.md):
+    # what each mode writes there, how the look judges it and what verifies it.
+    @property
+    def ui_tasks(self):
+        return 'tls_ui_%s.yml' % self.name
+
+    def ui_files(self, v, ctx):
+        """Layout entries of ui-certs/ (the directory first)."""
+        return [ui_certs_directory(ctx),
+                {'path': ctx.paths['ui_cert'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root',
+                 'checksum': True},
+                {'path': ctx.paths['ui_key'], 'state': 'file', 'mode': '0600', 'owner': 'root', 'group': 'root'}]
+
+    def ui_checksums(self, v, ctx):
+        return {}
+
+    def ui_look(self, v, ctx):
+        """registry_info's ui_certificate option: the registry's verdict, on the UI's files."""
+        options = self.look(v, ctx)
+        if options is not None:
+            options.update(path=ctx.paths['ui_cert'], privatekey_path=ctx.paths['ui_key'])
+        return options
+
+    def ui_trust(self, v, ctx):
+        """The file on the host that verifies the UI's certificate ('' for the system's trust)."""
+        return ctx.paths['ca'] if self.has_ca(v) else ''
+
+    def ui_shares_key(self, v):
+        """Whether the UI's key is a copy of the registry's (the cases docs/SECURITY.md names)."""
+        return False
+
+    def ui_sources(self, v):
+        """The controller files the UI's pair is installed from (provided mode), else ('', '')."""
+        return '', ''
+
+    def ca_bundle(self, v, ctx):
+        """The host files certs/ca.crt is made of (self_signed mode), else []."""
+        return []
+
 
 class SelfSignedTls(TlsMode):
     name = 'self_signed'
     tasks = 'tls_self_signed.yml'
 
     def files(self, v, ctx):
+        ca = {'path': ctx.paths['ca'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root',
+              'checksum': True}
+        if self.ca_bundle(v, ctx) == [ctx.paths['cert']]:
+            # With the UI's certificate in it too, its content is only known on the host (rewritten on each apply).
+            ca['same_as'] = ctx.paths['cert']
         return [
             {'path': ctx.paths['cert'], 'state': 'file', 'checksum': True},
             {'path': ctx.paths['key'], 'state': 'file', 'mode': '0600'},
-            {'path': ctx.paths['ca'], 'state': 'file', 'mode': '0644', 'owner': 'root', 'group': 'root',
-             'checksum': True, 'same_as': ctx.paths['cert']},
+            ca,
         ]
+
+    def ca_bundle(self, v, ctx):
+        """What certs/ca.crt holds: the self-signed certificates clients trust (the registry's, and the
+        UI's own when it serves HTTPS: one file for both, "same trust")."""
+        return [ctx.paths['cert']] + ([ctx.paths['ui_cert']] if ui_serves_tls(v) else [])
 
 
 class CaTls(TlsMode):
@@ -360,33 +408,30 @@ class ProvidedTls(TlsMode):
     judged_by_look = False
 
     def validate(self, v, ctx):
-        cert, key = v.text('registry_tls_certificate'), v.text('registry_tls_private_key')
-        if not (ctx.is_file(cert) and ctx.is_file(key)):
-            v.problem("registry_tls_mode 'provided' needs registry_tls_certificate and registry_tls_private_key,"
-                      " readable files on the controller (got '%s' and '%s')." % (cert, key))
+        if not provided_pair_problems(v, ctx, 'registry_tls_certificate', 'registry_tls_private_key'):
             return
         ca = v.text('registry_tls_provided_ca')
         if ca and not ctx.is_file(ca):
             v.problem("registry_tls_provided_ca: '%s' is not a readable file on the controller; give the CA"
                       " certificate clients trust, or leave it empty for the system trust." % ca)
-        if IMPORT_ERROR is not None:
-            return
-        try:
-            sans = provided_certificate_sans(ctx.read(cert), ctx.read(key), key)
-        except CertificateError as exc:
-            v.problem("registry_tls_certificate '%s' and registry_tls_private_key '%s': they do not go together:"
-                      " %s. Provide a certificate for this key whose subjectAltName lists every name clients use."
-                      % (cert, key, exc))
-            return
-        names = [name.split(':', 1)[-1].lower() for name in sans]
-        wanted = [v.text('registry_server_name')] + [str(name) for name in v['registry_tls_subject_alt_names']]
-        missing = [name for name in wanted
-                   if name.lower() not in names and ('*.' + name.lower().split('.', 1)[-1]) not in names]
-        if missing:
-            v.problem("registry_tls_certificate '%s' and registry_tls_private_key '%s': the certificate does not"
-                      " cover %s (registry_server_name, registry_tls_subject_alt_names); it names %s. Provide a"
-                      " certificate for this key whose subjectAltName lists every name clients use."
-                      % (cert, key, ', '.join(missing), ', '.join(sans)))
+
+    def ui_sources(self, v):
+        """The controller files the UI's pair comes from: its own, else the registry's."""
+        if v.text('registry_ui_tls_certificate'):
+            return v.text('registry_ui_tls_certificate'), v.text('registry_ui_tls_private_key')
+        return v.text('registry_tls_certificate'), v.text('registry_tls_private_key')
+
+    def ui_files(self, v, ctx):
+        entries = TlsMode.ui_files(self, v, ctx)
+        entries[2]['sha256'] = ctx.controller_sha256(self.ui_sources(v)[1])
+        return entries
+
+    def ui_checksums(self, v, ctx):
+        cert = ctx.controller_sha256(self.ui_sources(v)[0])
+        return {ctx.paths['ui_cert']: cert} if cert else {}
+
+    def ui_shares_key(self, v):
+        return not v.text('registry_ui_tls_certificate')
 
     def files(self, v, ctx):
         entries = [
@@ -415,6 +460,35 @@ class ProvidedTls(TlsMode):
 
     def look(self, v, ctx):
         return None
+
+
+def provided_pair_problems(v, ctx, cert_name, key_name):
+    """Problems with a provided certificate chain and key (files on the controller): readable, in
+    order, going together, naming every name clients use. True when the pair is readable (its
+    checks ran)."""
+    cert, key = v.text(cert_name), v.text(key_name)
+    if not (ctx.is_file(cert) and ctx.is_file(key)):
+        v.problem("registry_tls_mode 'provided' needs %s and %s, readable files on the controller (got '%s' and"
+                  " '%s')." % (cert_name, key_name, cert, key))
+        return False
+    if IMPORT_ERROR is not None:
+        return True
+    try:
+        sans = provided_certificate_sans(ctx.read(cert), ctx.read(key), key)
+    except CertificateError as exc:
+        v.problem("%s '%s' and %s '%s': they do not go together: %s. Provide a certificate for this key whose"
+                  " subjectAltName lists every name clients use." % (cert_name, cert, key_name, key, exc))
+        return True
+    names = [name.split(':', 1)[-1].lower() for name in sans]
+    wanted = [v.text('registry_server_name')] + [str(name) for name in v['registry_tls_subject_alt_names']]
+    missing = [name for name in wanted
+               if name.lower() not in names and ('*.' + name.lower().split('.', 1)[-1]) not in names]
+    if missing:
+        v.problem("%s '%s' and %s '%s': the certificate does not cover %s (registry_server_name,"
+                  " registry_tls_subject_alt_names); it names %s. Provide a certificate for this key whose"
+                  " subjectAltName lists every name clients use."
+                  % (cert_name, cert, key_name, key, ', '.join(missing), ', '.join(sans)))
+    return True
 
 
 def provided_certificate_sans(cert_data, key_data, key_path):
@@ -510,6 +584,16 @@ class AcmeTls(TlsMode):
         options = TlsMode.look(self, v, ctx)
         options['ca_cert_path'] = ctx.paths['acme_issuer']
         return options
+
+    # The UI serves a copy of the registry's ACME certificate and key (one order per name set and
+    # renewal; docs/SECURITY.md): ui.crt is compared with the registry's, the key by the look.
+    def ui_files(self, v, ctx):
+        entries = TlsMode.ui_files(self, v, ctx)
+        entries[1]['same_as'] = ctx.paths['cert']
+        return entries
+
+    def ui_shares_key(self, v):
+        return True
 
 
 TLS_MODES = dict((mode.name, mode) for mode in (SelfSignedTls(), CaTls(), ProvidedTls(), AcmeTls()))
@@ -1081,6 +1165,8 @@ class Context(object):
             'acme_account_key': os.path.join(self.dirs['secrets'], 'acme-account.key'),
         }
         self.paths.update(day_two_paths(self.dirs))
+        self.dirs['ui_certs'] = os.path.join(base, 'ui-certs')
+        self.paths.update(ui_cert_paths(self.dirs))
         sans = [v.text('registry_server_name')] + [str(name) for name in (v['registry_tls_subject_alt_names'] or [])]
         mode = TLS_MODES.get(v.text('registry_tls_mode'))
         if v.flag('registry_tls_loopback_names') and getattr(mode, 'loopback_names', True):
@@ -1115,6 +1201,43 @@ class Context(object):
             except (IOError, OSError):
                 self._sha[path] = ''
         return self._sha[path]
+
+
+UI_CERT_MOUNT = '/etc/nginx/certs'
+
+
+def ui_serves_tls(v):
+    return v.flag('registry_ui_enabled') and v.flag('registry_ui_tls')
+
+
+def ui_cert_paths(dirs):
+    """ui-certs/: the UI's own key and certificate, the only secret the UI container mounts."""
+    return {'ui_cert': os.path.join(dirs['ui_certs'], 'ui.crt'), 'ui_key': os.path.join(dirs['ui_certs'], 'ui.key')}
+
+
+def ui_certs_directory(ctx):
+    """The layout entry of ui-certs/ (root only: the UI's nginx reads the key as root, before it
+    starts its workers)."""
+    return {'path': ctx.dirs['ui_certs'], 'state': 'directory', 'mode': '0750', 'owner': 'root', 'group': 'root'}
+
+
+def _ui_tls_problems(v, ctx, tls):
+    """registry_ui_tls_certificate / registry_ui_tls_private_key: the UI's own provided pair."""
+    cert, key = v.text('registry_ui_tls_certificate'), v.text('registry_ui_tls_private_key')
+    if not (cert or key) or not ui_serves_tls(v):
+        return
+    if bool(cert) != bool(key):
+        v.problem("registry_ui_tls_certificate and registry_ui_tls_private_key: give both (the UI's own certificate"
+                  " chain and key, files on the controller) or neither; got '%s' and '%s'." % (cert, key))
+        return
+    if tls is None:
+        return
+    if tls.name != 'provided':
+        v.problem("registry_ui_tls_certificate: '%s' is only used with registry_tls_mode provided; with '%s' the"
+                  " role makes the UI's own key and certificate itself. Remove registry_ui_tls_certificate and"
+                  " registry_ui_tls_private_key." % (cert, tls.name))
+        return
+    provided_pair_problems(v, ctx, 'registry_ui_tls_certificate', 'registry_ui_tls_private_key')
 
 
 def _read_controller_file(path):
@@ -1363,11 +1486,11 @@ def _compose(v, ctx, major, tls, ui, storage, hashes):
             'env_file': [ctx.paths['ui_env']] if ui.forwards_credentials and not ui_reads_env_file(v) else [],
             'ports': ['%s:%s:%s' % (publish_address(v.text('registry_ui_bind_address')), v['registry_ui_port'],
                                     443 if ui_tls else 80)],
-            'volumes': (['%s:/etc/nginx/certs:ro' % ctx.dirs['certs'],
+            'volumes': (['%s:%s:ro' % (ctx.dirs['ui_certs'], UI_CERT_MOUNT),
                          '%s:/etc/nginx/conf.d/dockyard-tls.conf:ro' % ctx.paths['ui_tls_conf']] if ui_tls else [])
             + (['%s:%s:ro' % (ctx.paths['ui_env'], UI_ENV_FILE)] if ui.forwards_credentials and ui_reads_env_file(v) else []),
             'labels': {
-                'io.dockyard.registry.certificate-sha256': hashes['certificate'] if ui_tls else '',
+                'io.dockyard.registry.certificate-sha256': hashes['ui_certificate'] if ui_tls else '',
                 'io.dockyard.registry.tls-conf-sha256': hashes['ui_tls_conf'] if ui_tls else '',
             },
         }
@@ -1411,6 +1534,7 @@ def _layout(v, ctx, tls, ui, env_sha256, ui_env_sha256, env_extra=''):
     files.extend(_day_two_files(v, ctx))
     if v.flag('registry_ui_enabled') and v.flag('registry_ui_tls'):
         files.append(dict(root, path=ctx.paths['ui_tls_conf'], state='file', mode='0644', checksum=True))
+        files.extend(tls.ui_files(v, ctx))
     return directories, files
 
 
@@ -1778,6 +1902,19 @@ def _warnings(v, ui):
     return warnings
 
 
+def _ui_tls_warnings(v, tls, ui_tls):
+    if not ui_tls or not tls.ui_shares_key(v):
+        return []
+    if tls.name == 'provided':
+        return ["WARNING: registry_tls_mode provided without registry_ui_tls_certificate and"
+                " registry_ui_tls_private_key: the UI serves a copy of the registry's certificate and key (in"
+                " ui-certs/), so whoever takes over the UI container holds the registry's key. Give the UI a pair of"
+                " its own for these names (docs/SECURITY.md)."]
+    return ["WARNING: registry_tls_mode %s: the UI serves a copy of the registry's certificate and key (in"
+            " ui-certs/), so whoever takes over the UI container holds the registry's key (docs/SECURITY.md)."
+            % tls.name]
+
+
 def _health_client(v, ctx, tls, present_users):
     published = local_address(v.text('registry_bind_address'))
     url = v.text('registry_health_url') or 'https://%s:%s' % (published, v['registry_port'])
@@ -1819,7 +1956,8 @@ def port_problems(v, info):
     return problems
 
 
-ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'mirror_env', 'notifications_env', 'htpasswd')
+ROLLBACK_FILES = ('config', 'compose', 'ui_tls_conf', 'env', 'ui_env', 'mirror_env', 'notifications_env', 'htpasswd',
+                  'ui_cert', 'ui_key')
 
 
 def rollback_plan(ctx, info):
@@ -1844,7 +1982,8 @@ def _forced(v, info):
     return forced
 
 
-def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_controller_file, maintenance=False):
+def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_controller_file, maintenance=False,
+               ui_certificate_sha256=None):
     """The validated plan (see the module docstring). ``problems`` non-empty: nothing else is planned.
     ``maintenance``: the registry read-only (storage.maintenance.readonly), for garbage collection."""
     if IMPORT_ERROR is not None:
@@ -1855,10 +1994,12 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     major, tls, ui, storage = _validate(v, ctx)
     mode = _registry_mode(v, major)
     present = v.text('registry_state') == 'present'
+    if present:
+        _ui_tls_problems(v, ctx, tls)
     plan = {'problems': v.problems, 'state': v.text('registry_state'), 'dirs': ctx.dirs, 'paths': ctx.paths}
     if v.problems or not present:
         plan['look'] = {'paths': [], 'images': [], 'certificate': None, 'htpasswd': None, 'health': None,
-                        'project_name': None, 'ports': [], 's3': None, 'data_dir': None,
+                        'project_name': None, 'ports': [], 's3': None, 'data_dir': None, 'ui_certificate': None,
                         'mounts_under': ctx.base if not present and v.flag('registry_purge_data') else None}
         if not present:
             plan['purge'] = purge_plan(ctx.base, (info or {}).get('mounts'))
@@ -1881,8 +2022,10 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
     config_text = _config_text(v, major, config)
     if certificate_sha256 is None:
         certificate_sha256 = (((info or {}).get('paths') or {}).get(ctx.paths['cert']) or {}).get('sha256') or ''
+    if ui_certificate_sha256 is None:
+        ui_certificate_sha256 = (((info or {}).get('paths') or {}).get(ctx.paths['ui_cert']) or {}).get('sha256') or ''
     hashes = {'config': sha256_text(config_text), 'certificate': certificate_sha256,
-              'ui_tls_conf': sha256_text(UI_TLS_CONF)}
+              'ui_tls_conf': sha256_text(UI_TLS_CONF), 'ui_certificate': ui_certificate_sha256}
     compose = _compose(v, ctx, major, tls, ui, storage, hashes)
     compose_text = MANAGED + to_yaml(compose)
     directories, files = _layout(v, ctx, tls, ui, env_sha, ui_env_sha, env_lines(extra_env))
@@ -1895,6 +2038,8 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         item.update(mode=modes[item['path']]['mode'], owner='root', group='root', sha256=sha256_text(item['content']))
     checksums = dict((item['path'], item['sha256']) for item in generated)
     checksums.update(tls.checksums(v, ctx))
+    if ui_tls:
+        checksums.update(tls.ui_checksums(v, ctx))
     layout = directories + files
     look_paths = []
     for entry in layout:
@@ -1909,6 +2054,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         if archive.get('image') not in images:
             images.append(archive.get('image'))
     look = {'paths': look_paths, 'certificate': tls.look(v, ctx), 'project_name': v.text('registry_project_name'),
+            'ui_certificate': tls.ui_look(v, ctx) if ui_tls else None,
             's3': storage.look(v), 'data_dir': data_dir_look(v, ctx, storage), 'mounts_under': None,
             'images': images, 'health': health if v.flag('registry_health_check') else None,
             'htpasswd': ({'path': ctx.paths['htpasswd'], 'users': all_users,
@@ -1921,7 +2067,11 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         'config_mount': CONFIG_MOUNTS[major],
         'tls': {'mode': tls.name, 'tasks': tls.tasks, 'has_ca': tls.has_ca(v), 'sans': ctx.sans,
                 'names_localhost': tls.names_localhost(v)},
+        'ca_bundle': tls.ca_bundle(v, ctx),
         'ui': {'enabled': ui_enabled, 'mode': ui.name, 'tls': ui_tls, 'forwards_credentials': forwarding,
+               'tls_tasks': tls.ui_tasks, 'ca_path': tls.ui_trust(v, ctx) if ui_tls else '',
+               'shares_registry_key': ui_tls and tls.ui_shares_key(v), 'certs_dir': ui_certs_directory(ctx),
+               'cert_src': tls.ui_sources(v)[0], 'key_src': tls.ui_sources(v)[1],
                'env_content': ui_env_content(proxy) if forwarding else '',
                'is_loopback': is_loopback(v.text('registry_ui_bind_address')),
                'local_address': local_address(v.text('registry_ui_bind_address')),
@@ -1940,7 +2090,7 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         'checksums': checksums,
         'health': health,
         'look': look,
-        'warnings': _warnings(v, ui),
+        'warnings': _warnings(v, ui) + _ui_tls_warnings(v, tls, ui_tls),
         'forced': _forced(v, info),
         'day_two': day_two_plan(v, ctx, maintenance),
     })
@@ -1950,6 +2100,8 @@ def build_plan(variables, info=None, certificate_sha256=None, read_file=_read_co
         plan['problems'].extend(port_problems(v, plain(info)))
         plan['drift'] = registry_drift(plain(info), layout, checksums, compose, certificate=tls.judged_by_look,
                                        htpasswd=v.flag('registry_auth_enabled'))
+        if look['ui_certificate'] is not None:
+            plan['drift'].extend(certificate_drift(plain(info), 'ui_certificate'))
         plan['problems'].extend(_deployed_problems(v, storage, plain(info)))
         plan['problems'].extend(data_dir_problems(plain(info)))
     return plan

@@ -297,7 +297,11 @@ def test_self_signed_layout_and_look():
     p = plan()
     assert p['tls'] == {'mode': 'self_signed', 'tasks': 'tls_self_signed.yml', 'has_ca': True,
                         'sans': ['localhost', '127.0.0.1'], 'names_localhost': True}
-    assert _entry(p, 'ca')['same_as'] == p['paths']['cert']
+    # certs/ca.crt: the registry's self-signed certificate, and the UI's own when it serves HTTPS
+    # (one file clients trust for both; its content is then only known on the host).
+    assert p['ca_bundle'] == [p['paths']['cert'], p['paths']['ui_cert']] and 'same_as' not in _entry(p, 'ca')
+    no_ui = plan(registry_ui_enabled=False)
+    assert no_ui['ca_bundle'] == [p['paths']['cert']] and _entry(no_ui, 'ca')['same_as'] == p['paths']['cert']
     assert _entry(p, 'key')['mode'] == '0600'
     assert p['look']['certificate']['path'] == p['paths']['cert'] and 'ca_cert_path' not in p['look']['certificate']
     assert p['look']['certificate']['curve'] == 'P-256'
@@ -399,11 +403,13 @@ def test_config_content_hashes_and_labels():
 
 
 def test_the_certificate_label_comes_from_the_look_or_the_served_file():
-    cert = '/opt/registry/certs/registry.crt'
-    info = {'paths': {cert: {'exists': True, 'type': 'file', 'sha256': 'a' * 64}}, 'containers': [], 'images': {}}
+    cert, ui_cert = '/opt/registry/certs/registry.crt', '/opt/registry/ui-certs/ui.crt'
+    info = {'paths': {cert: {'exists': True, 'type': 'file', 'sha256': 'a' * 64},
+                      ui_cert: {'exists': True, 'type': 'file', 'sha256': 'c' * 64}}, 'containers': [], 'images': {}}
     looked = build_plan(variables(), info=info)
     assert looked['compose']['services']['registry']['labels']['io.dockyard.registry.certificate-sha256'] == 'a' * 64
-    assert looked['compose']['services']['ui']['labels']['io.dockyard.registry.certificate-sha256'] == 'a' * 64
+    # The UI serves its own certificate (ui-certs/): its label follows that one, not the registry's.
+    assert looked['compose']['services']['ui']['labels']['io.dockyard.registry.certificate-sha256'] == 'c' * 64
     served = build_plan(variables(), info=info, certificate_sha256='b' * 64)
     assert served['hashes']['certificate'] == 'b' * 64
     assert plan()['hashes']['certificate'] == ''
