@@ -179,20 +179,21 @@ class ScaleOut:
     def ref(self, port, tag):
         return 'localhost:%d/%s:%s' % (port, REPOSITORY, tag)
 
-    def build_image(self, tag, megabytes=0):
-        """A unique image FROM dockyard-test/hello:1 (a token file and, if asked, one layer of
-        `megabytes` random MB); its local tag."""
+    def build_image(self, tag, megabytes=0, layers=1):
+        """A unique image FROM dockyard-test/hello:1 (a token file and, if asked, `megabytes` random MB
+        in `layers` layers of equal size); its local tag."""
         token = uuid.uuid4().hex
         ctx = os.path.join(self.workdir, 'image-%s' % token[:8])
         os.makedirs(ctx)
         with open(os.path.join(ctx, 'token.txt'), 'w') as handle:
             handle.write(token + '\n')
         lines = ['FROM %s' % roles_lib.HELLO_IMAGE, 'COPY token.txt /token.txt']
-        if megabytes:
-            with open(os.path.join(ctx, 'big.bin'), 'wb') as handle:
-                for dummy in range(megabytes):
+        for layer in range(layers if megabytes else 0):
+            name = 'big%d.bin' % layer
+            with open(os.path.join(ctx, name), 'wb') as handle:
+                for dummy in range(megabytes // layers):
                     handle.write(os.urandom(1024 * 1024))
-            lines.append('COPY big.bin /big.bin')
+            lines.append('COPY %s /%s' % (name, name))
         lines.append('LABEL %s=%s' % (roles_lib.TOKEN_LABEL, token))
         with open(os.path.join(ctx, 'Dockerfile'), 'w') as handle:
             handle.write('\n'.join(lines) + '\n')
