@@ -17,38 +17,70 @@ description:
   - C(registry_gc_summary) reads the output of the role's maintenance script (C(registry garbage-collect) and
     the script's C(DOCKYARD_GC_RESULT) line) and returns the blobs and manifests removed, the bytes of data/
     before and after, and how long the registry was read-only.
-  - The role's internals; the output is the C(registry_gc_report) fact of the role.
+  - C(registry_gc_replicas) groups the hosts of a garbage collection by the storage they share (S3: endpoint,
+    bucket and root directory): every replica of one storage goes read-only, one of them (the C(leader))
+    runs C(garbage-collect), every one goes read-write again. A run that leaves out replicas the inventory
+    declares on the same storage is a problem unless C(registry_gc_partial_replicas) is true.
+  - The role's internals; the output of C(registry_gc_summary) is the C(registry_gc_report) fact of the role.
 options:
   _input:
-    description: The standard output of C(registry-maintenance.sh gc) or of C(garbage-collect --dry-run).
-    type: str
+    description:
+      - C(registry_gc_summary) the standard output of C(registry-maintenance.sh gc) or of C(garbage-collect --dry-run).
+      - C(registry_gc_replicas) the role's variables of this host (with C(_registry_host)).
+    type: raw
     required: true
   dry_run:
-    description: Whether the output is a dry run's.
+    description: C(registry_gc_summary) only. Whether the output is a dry run's.
     type: bool
     default: false
+  inventory:
+    description: C(registry_gc_replicas) only. The storage variables of the hosts the inventory declares beside
+      this one, by host name.
+    type: dict
+  batch:
+    description: C(registry_gc_replicas) only. The hosts that run the play together (C(ansible_play_batch)).
+    type: list
+    elements: str
 '''
 
 EXAMPLES = r'''
 - name: Summarize
   ansible.builtin.set_fact:
     report: "{{ gc_output.stdout | dockyard.registry.registry_gc_summary }}"
+
+- name: Group the replicas of shared storage
+  ansible.builtin.set_fact:
+    group: "{{ _registry_input | dockyard.registry.registry_gc_replicas(inventory=peers, batch=ansible_play_batch) }}"
 '''
 
 RETURN = r'''
 _value:
-  description: C(blobs_marked), C(blobs_deleted), C(manifests_deleted), C(deleted_blobs), C(deleted_manifests),
-    C(bytes_before), C(bytes_after), C(bytes_freed), C(window_seconds), C(gc_seconds), C(rc), C(dry_run).
+  description:
+    - C(registry_gc_summary) C(blobs_marked), C(blobs_deleted), C(manifests_deleted), C(deleted_blobs),
+      C(deleted_manifests), C(bytes_before), C(bytes_after), C(bytes_freed), C(window_seconds), C(gc_seconds),
+      C(rc), C(dry_run).
+    - C(registry_gc_replicas) C(shared), C(where), C(replicas), C(together), C(missing), C(leader), C(settle),
+      C(problems).
   type: dict
 '''
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._maintenance import gc_summary
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.dockyard.registry.plugins.plugin_utils._maintenance import gc_replicas, gc_summary
+from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_plan import PlanError
 
 
 def registry_gc_summary(output, dry_run=False):
     return gc_summary(output, dry_run=bool(dry_run))
 
 
+def registry_gc_replicas(variables, inventory=None, batch=None):
+    try:
+        return gc_replicas(variables, inventory=inventory, batch=batch)
+    except PlanError as exc:
+        raise AnsibleFilterError(str(exc))
+
+
 class FilterModule(object):
     def filters(self):
-        return {'registry_gc_summary': registry_gc_summary}
+        return {'registry_gc_summary': registry_gc_summary, 'registry_gc_replicas': registry_gc_replicas}

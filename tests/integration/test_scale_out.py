@@ -36,7 +36,7 @@ import pytest
 
 import roles_lib
 import s3_lib
-from scale_lib import LB_IMAGE, REPOSITORY, ScaleOut
+from scale_lib import REPOSITORY, scale_out
 
 PUSH_MB = int(os.environ.get('DOCKYARD_SCALE_PUSH_MB', '300'))
 PUSH_LAYERS = 3
@@ -49,12 +49,8 @@ def rgw(ceph_rgw):
 
 @pytest.fixture(scope='module')
 def cluster(rgw, docker_engine, tmp_path_factory):
-    if roles_lib.docker('image', 'inspect', LB_IMAGE).returncode != 0:
-        pytest.fail('test bed image missing: %s; %s' % (LB_IMAGE, roles_lib.SETUP_HINT))
-    made = ScaleOut(tmp_path_factory.mktemp('scale'), rgw)
-    yield made
-    errors = made.teardown()
-    assert not errors, errors
+    with scale_out(tmp_path_factory.mktemp('scale'), rgw) as made:
+        yield made
 
 
 @pytest.fixture(scope='module')
@@ -264,25 +260,11 @@ def test_kill_a_replica_during_a_pull_loop(deployed):
     ref = deployed.ref(deployed.lb_port, 'loop')
     deployed.tag(local, ref)
     assert deployed.docker('push', ref, timeout=600).returncode == 0
-    outcomes = []
-    stop = threading.Event()
 
-    def loop():
-        while not stop.is_set():
-            deployed.docker('rmi', ref)
-            proc = deployed.docker('pull', ref, timeout=300)
-            outcomes.append((proc.returncode, proc.stderr.strip()))
-    thread = threading.Thread(target=loop)
-    thread.start()
-    try:
-        roles_lib.wait_for(lambda: len(outcomes) >= 3, 120, what='three pulls before the kill')
+    def kill():
         roles_lib.docker('kill', deployed.container('replica1'), check=True)
-        before = len(outcomes)
         deployed.wait_stats({'replica1': 'DOWN', 'replica2': 'UP'})
-        roles_lib.wait_for(lambda: len(outcomes) >= before + 5, 180, what='five pulls after the kill')
-    finally:
-        stop.set()
-        thread.join(300)
+    outcomes = deployed.pull_loop_around(ref, kill)
     failed = [outcome for outcome in outcomes if outcome[0] != 0]
     assert failed == [] and len(outcomes) >= 8, (len(outcomes), failed)
     assert deployed.token_of(ref) == token
