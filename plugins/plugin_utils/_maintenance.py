@@ -12,7 +12,8 @@ __metaclass__ = type
 
 import re
 
-from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_plan import STORAGE_DRIVERS, Variables
+from ansible_collections.dockyard.registry.plugins.plugin_utils._registry_plan import (
+    GC_SETTLE_ALLOWED, STORAGE_DRIVERS, Variables)
 
 _SUMMARY_RE = re.compile(r'(\d+) blobs marked, (\d+) blobs and (\d+) manifests eligible for deletion')
 _BLOB_RE = re.compile(r'blob eligible for deletion: (sha256:[0-9a-f]{64})')
@@ -76,10 +77,9 @@ def gc_replicas(variables, inventory=None, batch=None):
     batch = [str(host) for host in (batch or [])] or [me]
     result = {'shared': False, 'where': None, 'replicas': [me], 'together': [me], 'missing': [], 'leader': me,
               'settle': 0, 'problems': []}
-    settle = v.integer('registry_gc_replica_settle', 0, 600, 'allowed: seconds from 0 to 600 (the balancer'
-                       ' marks a replica up again within its check interval times its rise count)')
     driver = STORAGE_DRIVERS.get(v.text('registry_storage_driver'))
     if driver is not None and driver.shared:
+        settle = v.integer('registry_gc_replica_settle', 0, 600, GC_SETTLE_ALLOWED)
         where = driver.where(v)
         replicas = set([me])
         for host, peer in (inventory or {}).items():

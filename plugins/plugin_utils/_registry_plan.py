@@ -966,7 +966,7 @@ def _scale_out_problems(v, storage):
                   ' registry container joins (letters, digits, _ . -).' % (networks,))
     if storage is None or not storage.shared:
         return
-    _shared_schedule_problems(v, storage)
+    _shared_gc_problems(v, storage)
     where = storage.where(v)
     secret = v.text('registry_http_secret')
     if not secret:
@@ -992,9 +992,16 @@ def _scale_out_problems(v, storage):
                   % (me or 'this host', ', '.join(differing), storage.name, where))
 
 
-def _shared_schedule_problems(v, storage):
-    """A host's own garbage collection schedule puts that replica alone read-only: the other replicas
-    on its storage would take pushes whose blobs the collection deletes."""
+GC_SETTLE_ALLOWED = ('allowed: seconds from 0 to 600 (the balancer marks a replica up again within its check'
+                     ' interval times its rise count)')
+
+
+def _shared_gc_problems(v, storage):
+    """registry_gc_replica_settle (used when replicas collect together); a host's own garbage
+    collection schedule puts that replica alone read-only: the other replicas on its storage would
+    take pushes whose blobs the collection deletes."""
+    if v.get('registry_gc_replica_settle') is not None:
+        v.integer('registry_gc_replica_settle', 0, 600, GC_SETTLE_ALLOWED)
     if v.get('registry_gc_schedule') is None or not v.flag('registry_gc_schedule'):
         return
     me = v.text('_registry_host') if '_registry_host' in v.raw else ''

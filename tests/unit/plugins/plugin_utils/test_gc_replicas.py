@@ -98,9 +98,15 @@ def test_settle_is_checked_and_only_used_with_several_replicas():
                        batch=['r1', 'r2'])['settle'] == 3
     assert gc_replicas(variables(registry_gc_replica_settle=3), inventory={'r1': peer()}, batch=['r1'])['settle'] == 0
     for bad in (-1, 601, 'soon', True):
+        message = 'registry_gc_replica_settle: %r is not allowed; allowed: seconds from 0 to 600' % (bad,)
         found = gc_replicas(variables(registry_gc_replica_settle=bad), inventory=inventory, batch=['r1', 'r2'])
-        assert len(found['problems']) == 1 and found['problems'][0].startswith(
-            'registry_gc_replica_settle: %r is not allowed; allowed: seconds from 0 to 600' % (bad,))
+        assert len(found['problems']) == 1 and found['problems'][0].startswith(message)
+        # The deployment refuses it too, before anything is touched (registry_gc: true collects after it).
+        planned = build_plan(variables(registry_gc_replica_settle=bad))['problems']
+        assert len(planned) == 1 and planned[0].startswith(message), planned
+        # Negative control: unused (and unchecked) without shared storage.
+        assert gc_replicas(variables(registry_gc_replica_settle=bad, registry_storage_driver='filesystem'),
+                           inventory=inventory, batch=['r1'])['problems'] == []
 
 
 def test_the_filter_returns_the_same():
