@@ -1059,6 +1059,7 @@ def _scale_out_problems(v, storage):
                   ' registry container joins (letters, digits, _ . -).' % (networks,))
     if storage is None or not storage.shared:
         return
+    _shared_gc_problems(v, storage)
     where = storage.where(v)
     secret = v.text('registry_http_secret')
     if not secret:
@@ -1082,6 +1083,34 @@ def _scale_out_problems(v, storage):
                   ' started on one replica fails on another (BLOB_UPLOAD_INVALID). Set the same'
                   ' registry_http_secret (from vault) on all of them.'
                   % (me or 'this host', ', '.join(differing), storage.name, where))
+
+
+GC_SETTLE_ALLOWED = ('allowed: seconds from 0 to 600 (the balancer marks a replica up again within its check'
+                     ' interval times its rise count)')
+
+
+def _shared_gc_problems(v, storage):
+    """registry_gc_replica_settle (used when replicas collect together); a host's own garbage
+    collection schedule puts that replica alone read-only: the other replicas on its storage would
+    take pushes whose blobs the collection deletes."""
+    if v.get('registry_gc_replica_settle') is not None:
+        v.integer('registry_gc_replica_settle', 0, 600, GC_SETTLE_ALLOWED)
+    if v.get('registry_gc_schedule') is None or not v.flag('registry_gc_schedule'):
+        return
+    me = v.text('_registry_host') if '_registry_host' in v.raw else ''
+    where = storage.where(v)
+    sharing = []
+    for host, peer in sorted((v.get('_registry_peers') or {}).items()):
+        if host != me and isinstance(peer, dict):
+            peer_vars = Variables(dict(v.raw, **peer))
+            if peer_vars.text('registry_storage_driver') == storage.name and storage.where(peer_vars) == where:
+                sharing.append(host)
+    if sharing:
+        v.problem('registry_gc_schedule: true on %s, which shares %s storage (%s) with %s: a schedule on one host'
+                  ' puts that replica alone read-only, and pushes through the others lose their blobs while'
+                  ' garbage-collect runs. Set registry_gc_schedule: false on the replicas and schedule'
+                  ' playbooks/gc.yml over all of them from the controller.'
+                  % (me or 'this host', storage.name, where, ', '.join(sharing)))
 
 
 DRAIN_TIMEOUT = '25s'

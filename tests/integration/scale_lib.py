@@ -14,7 +14,7 @@ The replicas reach the Ceph RADOS Gateway on its Docker network (registry_networ
 reaches them on their loopback ports, clients reach everything as localhost:<port> (the CA in
 /etc/docker/certs.d).
 
-    cluster = ScaleOut(workdir, rgw, replicas=2)
+    cluster = ScaleOut(workdir, rgw, replicas=2)     (or, in a fixture: with scale_out(workdir, rgw) as cluster)
     cluster.inventory(**overrides) -> path; cluster.play(inventory) -> roles_lib.PlaybookResult
     cluster.deploy()            both playbooks; raises with the output when they fail
     cluster.ref(port)           localhost:<port>/dockyard-test/scale:<tag>
@@ -27,19 +27,68 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import contextlib
 import csv
 import io
 import json
 import os
 import shutil
+import threading
 import uuid
 
+import pytest
 import yaml
 
 import roles_lib
 
 LB_IMAGE = 'dockyard-test/haproxy:2.6'
 REPOSITORY = 'dockyard-test/scale'
+
+
+def make_certificates(directory):
+    """directory/ca.crt + ca.key (a CA made with openssl) and lb.crt + lb.key (the balancer's
+    certificate for localhost and 127.0.0.1, signed by it); their paths in that order."""
+    os.makedirs(directory, exist_ok=True)
+    ca, ca_key = os.path.join(directory, 'ca.crt'), os.path.join(directory, 'ca.key')
+    lb_cert, lb_key = os.path.join(directory, 'lb.crt'), os.path.join(directory, 'lb.key')
+    ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
+    argv = ['openssl', 'req', '-x509'] + ec + ['-keyout', ca_key, '-out', ca, '-days', '365',
+                                               '-subj', '/CN=dockyard scale-out test CA',
+                                               '-addext', 'basicConstraints=critical,CA:TRUE',
+                                               '-addext', 'keyUsage=critical,keyCertSign,cRLSign']
+    roles_lib.run(argv, check=True)
+    csr = os.path.join(directory, 'lb.csr')
+    roles_lib.run(['openssl', 'req', '-new'] + ec + ['-keyout', lb_key, '-out', csr, '-subj', '/CN=localhost'],
+                  check=True)
+    extensions = os.path.join(directory, 'lb.ext')
+    with open(extensions, 'w') as handle:
+        handle.write('subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
+    roles_lib.run(['openssl', 'x509', '-req', '-in', csr, '-CA', ca, '-CAkey', ca_key, '-CAcreateserial',
+                   '-days', '365', '-out', lb_cert, '-extfile', extensions], check=True)
+    return ca, ca_key, lb_cert, lb_key
+
+
+def haproxy_servers(stats_port, column):
+    """{server name: value of column} of the replicas' backend from haproxy's CSV statistics."""
+    status, dummy, body = roles_lib.curl('http://127.0.0.1:%d/;csv' % stats_port)
+    assert status == 200, body
+    rows = csv.DictReader(io.StringIO(body.lstrip('# ')))
+    return dict((row['svname'], row[column]) for row in rows
+                if row['pxname'] == 'replicas' and row['svname'] not in ('FRONTEND', 'BACKEND'))
+
+
+@contextlib.contextmanager
+def scale_out(workdir, rgw, cls=None, **kwargs):
+    """A ScaleOut (or `cls`) for a module fixture: fails when the balancer's test bed image is
+    missing; torn down at the end (its leftovers fail the test)."""
+    if roles_lib.docker('image', 'inspect', LB_IMAGE).returncode != 0:
+        pytest.fail('test bed image missing: %s; %s' % (LB_IMAGE, roles_lib.SETUP_HINT))
+    made = (cls or ScaleOut)(workdir, rgw, **kwargs)
+    try:
+        yield made
+    finally:
+        errors = made.teardown()
+        assert not errors, errors
 
 
 class ScaleOut:
@@ -68,22 +117,7 @@ class ScaleOut:
         self.image_tags = []
 
     def _make_certificates(self):
-        directory = os.path.dirname(self.ca)
-        os.makedirs(directory, exist_ok=True)
-        ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes']
-        argv = ['openssl', 'req', '-x509'] + ec + ['-keyout', self.ca_key, '-out', self.ca, '-days', '365',
-                                                   '-subj', '/CN=dockyard scale-out test CA',
-                                                   '-addext', 'basicConstraints=critical,CA:TRUE',
-                                                   '-addext', 'keyUsage=critical,keyCertSign,cRLSign']
-        roles_lib.run(argv, check=True)
-        csr = os.path.join(directory, 'lb.csr')
-        roles_lib.run(['openssl', 'req', '-new'] + ec + ['-keyout', self.lb_key, '-out', csr, '-subj', '/CN=localhost'],
-                      check=True)
-        extensions = os.path.join(directory, 'lb.ext')
-        with open(extensions, 'w') as handle:
-            handle.write('subjectAltName=DNS:localhost,IP:127.0.0.1\nextendedKeyUsage=serverAuth\n')
-        roles_lib.run(['openssl', 'x509', '-req', '-in', csr, '-CA', self.ca, '-CAkey', self.ca_key, '-CAcreateserial',
-                       '-days', '365', '-out', self.lb_cert, '-extfile', extensions], check=True)
+        make_certificates(os.path.dirname(self.ca))
 
     # ------------------------------------------------------------ inventory and playbooks
     def base_dir(self, name):
@@ -96,37 +130,13 @@ class ScaleOut:
             hosts[host] = {'registry_base_dir': self.base_dir(host), 'registry_project_name': self.projects[host],
                            'registry_port': self.ports[host], 'registry_ui_port': self.ui_ports[host]}
             hosts[host].update((host_overrides or {}).get(host, {}))
+        backends = [{'name': host, 'address': '127.0.0.1', 'port': self.ports[host], 'server_name': 'localhost'}
+                    for host in replicas or self.names]
         inventory = {'all': {
             'children': {
-                'registry': {'hosts': hosts, 'vars': dict(roles_lib.STAND_IN_VARS, **{
-                    'registry_storage_driver': 's3',
-                    'registry_storage_s3': {
-                        'endpoint': self.rgw.ip_endpoint(), 'region': self.rgw.region, 'bucket': self.rgw.bucket,
-                        'access_key': self.rgw.access_key, 'secret_key': self.rgw.secret_key,
-                        'root_directory': self.root_directory, 'chunk_size': 5 * 1024 * 1024},
-                    'registry_networks': [self.rgw.network],
-                    'registry_http_secret': self.http_secret,
-                    'registry_tls_mode': 'ca',
-                    'registry_tls_ca_cert': self.ca,
-                    'registry_tls_ca_key': self.ca_key,
-                    'registry_tls_ca_create': False,
-                    'registry_ui_enabled': False,
-                    'registry_users': [{'name': self.user[0], 'password': self.user[1]}],
-                })},
-                'registry_lb': {'hosts': {'lb': {
-                    'registry_lb_base_dir': os.path.join(self.workdir, 'lb'),
-                    'registry_lb_project_name': self.lb_project,
-                    'registry_lb_image': LB_IMAGE,
-                    'registry_lb_bind_address': '127.0.0.1',
-                    'registry_lb_port': self.lb_port,
-                    'registry_lb_stats_port': self.stats_port,
-                    'registry_lb_check_interval': '500ms',
-                    'registry_lb_tls_certificate': self.lb_cert,
-                    'registry_lb_tls_private_key': self.lb_key,
-                    'registry_lb_tls_ca': self.ca,
-                    'registry_lb_backends': [{'name': host, 'address': '127.0.0.1', 'port': self.ports[host],
-                                              'server_name': 'localhost'} for host in replicas or self.names],
-                }}},
+                'registry': {'hosts': hosts, 'vars': dict(roles_lib.STAND_IN_VARS, registry_networks=[self.rgw.network],
+                                                          **self.registry_vars())},
+                'registry_lb': {'hosts': {'lb': self.lb_vars(backends)}},
             },
             'vars': {'ansible_connection': 'local', 'ansible_python_interpreter': '{{ ansible_playbook_python }}',
                      'registry_server_name': 'localhost'},
@@ -136,6 +146,39 @@ class ScaleOut:
             yaml.safe_dump(inventory, handle)
         os.chmod(path, 0o600)
         return path
+
+    def registry_vars(self):
+        """The replicas' variables: the bucket, one HTTP secret, certificates from the CA, one user."""
+        return {
+            'registry_storage_driver': 's3',
+            'registry_storage_s3': {
+                'endpoint': self.rgw.ip_endpoint(), 'region': self.rgw.region, 'bucket': self.rgw.bucket,
+                'access_key': self.rgw.access_key, 'secret_key': self.rgw.secret_key,
+                'root_directory': self.root_directory, 'chunk_size': 5 * 1024 * 1024},
+            'registry_http_secret': self.http_secret,
+            'registry_tls_mode': 'ca',
+            'registry_tls_ca_cert': self.ca,
+            'registry_tls_ca_key': self.ca_key,
+            'registry_tls_ca_create': False,
+            'registry_ui_enabled': False,
+            'registry_users': [{'name': self.user[0], 'password': self.user[1]}],
+        }
+
+    def lb_vars(self, backends):
+        """The balancer's host variables (on this engine, on 127.0.0.1) for registry_lb_backends."""
+        return {
+            'registry_lb_base_dir': os.path.join(self.workdir, 'lb'),
+            'registry_lb_project_name': self.lb_project,
+            'registry_lb_image': LB_IMAGE,
+            'registry_lb_bind_address': '127.0.0.1',
+            'registry_lb_port': self.lb_port,
+            'registry_lb_stats_port': self.stats_port,
+            'registry_lb_check_interval': '500ms',
+            'registry_lb_tls_certificate': self.lb_cert,
+            'registry_lb_tls_private_key': self.lb_key,
+            'registry_lb_tls_ca': self.ca,
+            'registry_lb_backends': backends,
+        }
 
     def play(self, inventory, playbooks=('site.yml', 'lb.yml'), verbosity=0):
         """Each playbook in turn (stops at the first that fails): the last PlaybookResult."""
@@ -179,20 +222,21 @@ class ScaleOut:
     def ref(self, port, tag):
         return 'localhost:%d/%s:%s' % (port, REPOSITORY, tag)
 
-    def build_image(self, tag, megabytes=0):
-        """A unique image FROM dockyard-test/hello:1 (a token file and, if asked, one layer of
-        `megabytes` random MB); its local tag."""
+    def build_image(self, tag, megabytes=0, layers=1):
+        """A unique image FROM dockyard-test/hello:1 (a token file and, if asked, `megabytes` random MB
+        in `layers` layers of equal size); its local tag."""
         token = uuid.uuid4().hex
         ctx = os.path.join(self.workdir, 'image-%s' % token[:8])
         os.makedirs(ctx)
         with open(os.path.join(ctx, 'token.txt'), 'w') as handle:
             handle.write(token + '\n')
         lines = ['FROM %s' % roles_lib.HELLO_IMAGE, 'COPY token.txt /token.txt']
-        if megabytes:
-            with open(os.path.join(ctx, 'big.bin'), 'wb') as handle:
-                for dummy in range(megabytes):
+        for layer in range(layers if megabytes else 0):
+            name = 'big%d.bin' % layer
+            with open(os.path.join(ctx, name), 'wb') as handle:
+                for dummy in range(megabytes // layers):
                     handle.write(os.urandom(1024 * 1024))
-            lines.append('COPY big.bin /big.bin')
+            lines.append('COPY %s /%s' % (name, name))
         lines.append('LABEL %s=%s' % (roles_lib.TOKEN_LABEL, token))
         with open(os.path.join(ctx, 'Dockerfile'), 'w') as handle:
             handle.write('\n'.join(lines) + '\n')
@@ -227,22 +271,38 @@ class ScaleOut:
 
     def stats(self):
         """{server name: status} of the replicas' backend (UP, DOWN, ...)."""
-        status, dummy, body = roles_lib.curl('http://127.0.0.1:%d/;csv' % self.stats_port)
-        assert status == 200, body
-        rows = csv.DictReader(io.StringIO(body.lstrip('# ')))
-        return dict((row['svname'], row['status']) for row in rows
-                    if row['pxname'] == 'replicas' and row['svname'] not in ('FRONTEND', 'BACKEND'))
+        return haproxy_servers(self.stats_port, 'status')
 
     def server_sessions(self):
         """{server name: total sessions} (stot) of the replicas' backend."""
-        status, dummy, body = roles_lib.curl('http://127.0.0.1:%d/;csv' % self.stats_port)
-        rows = csv.DictReader(io.StringIO(body.lstrip('# ')))
-        return dict((row['svname'], int(row['stot'] or 0)) for row in rows
-                    if row['pxname'] == 'replicas' and row['svname'] not in ('FRONTEND', 'BACKEND'))
+        return dict((name, int(value or 0)) for name, value in haproxy_servers(self.stats_port, 'stot').items())
 
     def wait_stats(self, wanted, timeout=60):
         return roles_lib.wait_for(lambda: self.stats() == wanted and wanted, timeout, interval=0.5,
                                   what='haproxy servers %r' % (wanted,))
+
+    def pull_loop_around(self, ref, action, after=5):
+        """Pull ref through docker (removed locally before each pull) in a loop: three pulls, then
+        action(), then `after` more pulls once it returned; [(returncode, stderr)] of every pull."""
+        outcomes = []
+        stop = threading.Event()
+
+        def loop():
+            while not stop.is_set():
+                self.docker('rmi', ref)
+                proc = self.docker('pull', ref, timeout=300)
+                outcomes.append((proc.returncode, proc.stderr.strip()))
+        thread = threading.Thread(target=loop)
+        thread.start()
+        try:
+            roles_lib.wait_for(lambda: len(outcomes) >= 3, 120, what='three pulls before')
+            action()
+            before = len(outcomes)
+            roles_lib.wait_for(lambda: len(outcomes) >= before + after, 180, what='%d pulls after' % after)
+        finally:
+            stop.set()
+            thread.join(300)
+        return outcomes
 
     # ------------------------------------------------------------ teardown
     def teardown(self):

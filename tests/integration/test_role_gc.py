@@ -15,19 +15,15 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
-import base64
 import hashlib
 import json
 import os
 import shutil
-import ssl
-import threading
-import time
-import urllib.request
-import uuid
 
 import pytest
 
+import gc_lib
+from gc_lib import ApiPuller
 from roles_lib import HELLO_IMAGE, REPO, curl, run, wait_for
 
 GC_PLAYBOOK = os.path.join(REPO, 'playbooks', 'gc.yml')
@@ -73,15 +69,8 @@ def push(dep, local, repository, tag):
 
 
 def build_from(dep, base, name):
-    ctx = os.path.join(dep.workdir, 'ctx-%s' % name)
-    os.makedirs(ctx)
-    with open(os.path.join(ctx, 'extra.txt'), 'w') as handle:
-        handle.write('%s %s\n' % (name, os.urandom(8).hex()))
-    with open(os.path.join(ctx, 'Dockerfile'), 'w') as handle:
-        handle.write('FROM %s\nCOPY extra.txt /extra-%s.txt\n' % (base, name))
-    tag = 'dockyard-test/gc-%s-%s:1' % (name, uuid.uuid4().hex[:12])
+    tag = gc_lib.build_from(dep.docker_client, dep.workdir, base, name, 'dockyard-test/gc')
     dep.image_tags.append(tag)
-    dep.docker_client('build', '-q', '-t', tag, ctx, check=True, timeout=300)
     return tag
 
 
@@ -95,45 +84,6 @@ def gc(dep, check=False, **overrides):
 
 def script(dep, *args):
     return run([os.path.join(dep.base_dir, 'maintenance', 'registry-maintenance.sh')] + list(args), timeout=300)
-
-
-class Puller(threading.Thread):
-    """Pulls gc/app:a over the API (manifest, then every blob, each checked against its digest) in a
-    loop until stopped; records (start, end, error or None) of each pull."""
-
-    def __init__(self, dep):
-        threading.Thread.__init__(self, daemon=True)
-        self.dep = dep
-        self.stop = threading.Event()
-        self.pulls = []
-        self.context = ssl.create_default_context(cafile=dep.ca)
-        token = base64.b64encode(('%s:%s' % dep.admin).encode()).decode()
-        self.auth = 'Basic ' + token
-
-    def _get(self, path, accept=None):
-        request = urllib.request.Request(self.dep.registry_url + path, headers={'Authorization': self.auth})
-        if accept:
-            request.add_header('Accept', accept)
-        with urllib.request.urlopen(request, context=self.context, timeout=10) as answer:
-            return answer.read()
-
-    def pull_once(self):
-        body = self._get('/v2/gc/app/manifests/a', ACCEPT)
-        document = json.loads(body)
-        for digest in [document['config']['digest']] + [layer['digest'] for layer in document['layers']]:
-            data = self._get('/v2/gc/app/blobs/' + digest)
-            if 'sha256:' + hashlib.sha256(data).hexdigest() != digest:
-                raise AssertionError('blob %s has other content' % digest)
-
-    def run(self):
-        while not self.stop.is_set():
-            start = time.monotonic()
-            try:
-                self.pull_once()
-                error = None
-            except Exception as exc:  # pylint: disable=broad-except
-                error = repr(exc)
-            self.pulls.append((start, time.monotonic(), error))
 
 
 @pytest.fixture(scope='module')
@@ -195,7 +145,7 @@ def test_read_only_window_serves_pulls_and_refuses_pushes(dep):
     assert proc.returncode == 0, proc.stdout + proc.stderr
     try:
         assert script(dep, 'status').stdout.strip() == 'readonly'
-        puller = Puller(dep)
+        puller = ApiPuller(dep.registry_url, dep.ca, dep.admin, 'gc/app', 'a')
         puller.start()
         wait_for(lambda: len(puller.pulls) >= 3, 60, what='pulls before the collection')
         collected = script(dep, 'collect')

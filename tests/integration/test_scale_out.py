@@ -14,8 +14,9 @@ In file order:
 - a multi-request upload started on one replica continues on the other (same secret), and the
   negative control by hand: two registries on the bucket with different secrets, the same upload
   fails with BLOB_UPLOAD_INVALID;
-- a big push through the balancer while one replica is stopped and started (size:
-  DOCKYARD_SCALE_PUSH_MB, default 64 MB; the issue's 300 MB takes minutes on this test bed);
+- a 300 MB push (three layers of 100 MB of random data) through the balancer while one replica is
+  stopped (once an upload is under way: its start is in the bucket) and started again, pulled back
+  from each replica with the same digest (size: DOCKYARD_SCALE_PUSH_MB, default 300);
 - a pull loop through the balancer while one replica is killed: zero failed pulls, haproxy marks it
   DOWN, the other replica serves, the killed one comes back UP.
 """
@@ -27,17 +28,18 @@ __metaclass__ = type
 import hashlib
 import json
 import os
+import re
 import secrets
 import threading
-import time
 
 import pytest
 
 import roles_lib
 import s3_lib
-from scale_lib import LB_IMAGE, ScaleOut
+from scale_lib import REPOSITORY, scale_out
 
-PUSH_MB = int(os.environ.get('DOCKYARD_SCALE_PUSH_MB', '64'))
+PUSH_MB = int(os.environ.get('DOCKYARD_SCALE_PUSH_MB', '300'))
+PUSH_LAYERS = 3
 
 
 @pytest.fixture(scope='module')
@@ -47,12 +49,8 @@ def rgw(ceph_rgw):
 
 @pytest.fixture(scope='module')
 def cluster(rgw, docker_engine, tmp_path_factory):
-    if roles_lib.docker('image', 'inspect', LB_IMAGE).returncode != 0:
-        pytest.fail('test bed image missing: %s; %s' % (LB_IMAGE, roles_lib.SETUP_HINT))
-    made = ScaleOut(tmp_path_factory.mktemp('scale'), rgw)
-    yield made
-    errors = made.teardown()
-    assert not errors, errors
+    with scale_out(tmp_path_factory.mktemp('scale'), rgw) as made:
+        yield made
 
 
 @pytest.fixture(scope='module')
@@ -209,17 +207,29 @@ def test_negative_control_different_secrets_break_uploads_across_registries(depl
         hand.teardown()
 
 
+def _uploads_started(cluster):
+    """The upload ids of the scale repository started in the bucket (their `startedat` objects)."""
+    prefix = '%s/docker/registry/v2/repositories/%s/_uploads/' % (cluster.root_directory.strip('/'),
+                                                                  REPOSITORY)
+    return set(key[len(prefix):].split('/', 1)[0] for key in cluster.rgw.list_objects(prefix=prefix)
+               if key.endswith('/startedat'))
+
+
 def test_big_push_through_the_balancer_while_a_replica_restarts(deployed):
-    local, token = deployed.build_image('big', megabytes=PUSH_MB)
+    local, token = deployed.build_image('big', megabytes=PUSH_MB, layers=PUSH_LAYERS)
     ref = deployed.ref(deployed.lb_port, 'big')
     deployed.tag(local, ref)
     result = {}
+    started_before = _uploads_started(deployed)
 
     def push():
         result['proc'] = deployed.docker('push', ref, timeout=1800)
     thread = threading.Thread(target=push)
     thread.start()
-    time.sleep(3)
+    # The replica goes down while the push is uploading (an upload of this push has started).
+    roles_lib.wait_for(lambda: _uploads_started(deployed) - started_before or 'proc' in result, 600, interval=0.2,
+                       what='an upload of the big push in the bucket')
+    assert 'proc' not in result, 'the push ended before a replica was stopped: %r' % (result['proc'].stderr,)
     victim = deployed.container('replica2')
     roles_lib.docker('stop', victim, check=True, timeout=120)
     deployed.wait_stats({'replica1': 'UP', 'replica2': 'DOWN'})
@@ -228,11 +238,21 @@ def test_big_push_through_the_balancer_while_a_replica_restarts(deployed):
     proc = result['proc']
     assert proc.returncode == 0, proc.stdout + proc.stderr
     deployed.wait_stats({'replica1': 'UP', 'replica2': 'UP'})
-    digests = set()
-    for port in [deployed.ports['replica1'], deployed.ports['replica2']]:
-        digests.add(deployed.pull_digest(deployed.ref(port, 'big')))
-        assert deployed.token_of(deployed.ref(port, 'big')) == token
-    assert len(digests) == 1
+    pushed = re.findall(r'big: digest: (sha256:[0-9a-f]{64}) size:', proc.stdout)
+    assert len(pushed) == 1, proc.stdout
+    layers = json.loads(deployed.docker('image', 'inspect', '-f', '{{json .RootFS.Layers}}', local, check=True).stdout)
+    assert len(layers) >= PUSH_LAYERS + 1, layers
+    # Pulled back from each replica with the engine holding none of the image's own layers (else
+    # `docker pull` downloads nothing): the pushed digest, the built layers, the image's token.
+    for name in (local, ref):
+        deployed.docker('rmi', name, check=True)
+    for replica in deployed.names:
+        pulled = deployed.ref(deployed.ports[replica], 'big')
+        assert deployed.pull_digest(pulled) == pushed[0], replica
+        assert deployed.token_of(pulled) == token
+        assert json.loads(deployed.docker('image', 'inspect', '-f', '{{json .RootFS.Layers}}', pulled,
+                                          check=True).stdout) == layers, replica
+        deployed.docker('rmi', pulled, check=True)
 
 
 def test_kill_a_replica_during_a_pull_loop(deployed):
@@ -240,25 +260,11 @@ def test_kill_a_replica_during_a_pull_loop(deployed):
     ref = deployed.ref(deployed.lb_port, 'loop')
     deployed.tag(local, ref)
     assert deployed.docker('push', ref, timeout=600).returncode == 0
-    outcomes = []
-    stop = threading.Event()
 
-    def loop():
-        while not stop.is_set():
-            deployed.docker('rmi', ref)
-            proc = deployed.docker('pull', ref, timeout=300)
-            outcomes.append((proc.returncode, proc.stderr.strip()))
-    thread = threading.Thread(target=loop)
-    thread.start()
-    try:
-        roles_lib.wait_for(lambda: len(outcomes) >= 3, 120, what='three pulls before the kill')
+    def kill():
         roles_lib.docker('kill', deployed.container('replica1'), check=True)
-        before = len(outcomes)
         deployed.wait_stats({'replica1': 'DOWN', 'replica2': 'UP'})
-        roles_lib.wait_for(lambda: len(outcomes) >= before + 5, 180, what='five pulls after the kill')
-    finally:
-        stop.set()
-        thread.join(300)
+    outcomes = deployed.pull_loop_around(ref, kill)
     failed = [outcome for outcome in outcomes if outcome[0] != 0]
     assert failed == [] and len(outcomes) >= 8, (len(outcomes), failed)
     assert deployed.token_of(ref) == token
