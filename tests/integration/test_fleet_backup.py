@@ -36,13 +36,13 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 'testbed', 'fleet'))
 
 import fleet as fleetlib  # noqa: E402
+import fleet_lib  # noqa: E402
 import roles_lib  # noqa: E402
 
 PORT = 5000
 BASE_DIR = '/opt/registry'
 BACKUP = os.path.join(roles_lib.REPO, 'playbooks', 'backup.yml')
 RESTORE = os.path.join(roles_lib.REPO, 'playbooks', 'restore.yml')
-PAYLOAD_ON_HOST = '/tmp/fleet-payload.tar'
 PULL_LOOP = '/tmp/fleet-pull-loop'
 MAINTENANCE_LOG_RE = re.compile(r'^(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d)\.(\d+)Z registry-maintenance\[[^]]*\]: (.*)$', re.M)
 
@@ -108,19 +108,14 @@ def maintenance_times(stdout):
     return times
 
 
-class FleetBackup:
+class FleetBackup(fleet_lib.FleetRun):
     """The fleet, the controller directories and the playbook runs of this test."""
 
     def __init__(self, fleet, root):
-        self.fleet = fleet
-        self.root = root
-        self.work = os.path.join(root, 'work')
-        os.makedirs(self.work, mode=0o700)
+        fleet_lib.FleetRun.__init__(self, fleet, root)
         self.backups = os.path.join(root, 'backups')
-        self.group_vars = os.path.join(os.path.dirname(fleet.inventory), 'group_vars', 'all.yml')
         self.users = [{'name': 'admin', 'password': 'Adm1n-' + secrets.token_urlsafe(12)},
                       {'name': 'ci', 'password': 'C1-' + secrets.token_urlsafe(12)}]
-        self.vars = {}
 
     @property
     def registry1(self):
@@ -137,45 +132,6 @@ class FleetBackup:
     @staticmethod
     def address(registry):
         return '%s:%d' % (registry.fqdn, PORT)
-
-    def sh(self, host, command, input=None, timeout=300):
-        return roles_lib.run(self.fleet.ssh_argv(host, command), input=input, timeout=timeout)
-
-    def sh_ok(self, host, command, input=None, timeout=300):
-        proc = self.sh(host, command, input=input, timeout=timeout)
-        assert proc.returncode == 0, '%s on %s failed (rc=%d): %s' % (
-            command.split('\n')[0][:160], host.fqdn, proc.returncode, (proc.stderr or proc.stdout)[-2000:])
-        return proc.stdout
-
-    def write_vars(self, **changes):
-        self.vars.update(changes)
-        os.makedirs(os.path.dirname(self.group_vars), mode=0o700, exist_ok=True)
-        with open(self.group_vars, 'w') as handle:
-            handle.write('---\n')
-            json.dump(self.vars, handle, indent=2)
-            handle.write('\n')
-        os.chmod(self.group_vars, 0o600)
-
-    def play(self, playbook, limit=None, background=False, **variables):
-        """ansible-playbook -i <fleet inventory> PLAYBOOK [--limit LIMIT] -e @<variables> over SSH."""
-        argv = ['ansible-playbook', '-i', self.fleet.inventory, playbook]
-        if limit:
-            argv += ['--limit', limit]
-        if variables:
-            path = os.path.join(self.work, 'vars-%s.json' % uuid.uuid4().hex[:8])
-            argv += ['-e', '@' + roles_lib.write_private(path, variables)]
-        env = roles_lib.playbook_env(ANSIBLE_PIPELINING='1')
-        proc = roles_lib.run(argv, env=env, timeout=900, cwd=roles_lib.REPO)
-        return roles_lib.PlaybookResult(argv, proc.returncode, proc.stdout, proc.stderr)
-
-    def load_payload(self):
-        """The payload image on the client: its archive copied by Ansible, then `docker load`."""
-        env = roles_lib.playbook_env()
-        for module, args in (('ansible.builtin.copy', 'src=%s dest=%s mode=0600' % (self.payload['src'], PAYLOAD_ON_HOST)),
-                             ('ansible.builtin.command', 'docker load --input %s' % PAYLOAD_ON_HOST)):
-            proc = roles_lib.run(['ansible', self.client.fqdn, '-i', self.fleet.inventory, '-m', module, '-a', args],
-                                 env=env, timeout=300)
-            assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-2000:]
 
     def every_tag(self, registry):
         user = self.users[1]
@@ -231,7 +187,7 @@ def test_backup_of_registry1_restored_onto_bare_registry2(bed):
     registry1, registry2, client = bed.registry1, bed.registry2, bed.client
 
     # registry1 deployed (and the client's trust); registry2 stays bare.
-    deployed = bed.play(roles_lib.PLAYBOOK, dockyard_registry_hosts=registry1.fqdn)
+    deployed = bed.site(dockyard_registry_hosts=registry1.fqdn)
     assert deployed.rc == 0, deployed.describe()
     assert bed.sh(registry2, 'test ! -e %s' % BASE_DIR).returncode == 0, 'registry2 is not bare'
     assert bed.sh_ok(registry2, 'docker ps -aq').split() == []
@@ -239,7 +195,7 @@ def test_backup_of_registry1_restored_onto_bare_registry2(bed):
     # A client pushes several repositories and tags with the docker CLI; team/app:1.0 and
     # team/app:latest are one digest; team/app:big carries a 32 MB layer (a read-only window
     # long enough to pull in).
-    bed.load_payload()
+    bed.load_payload(client.fqdn)
     admin = bed.users[0]
     login = bed.login(registry1, admin['name'], admin['password'])
     assert login.returncode == 0, login.stderr
