@@ -46,6 +46,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
                                 'testbed', 'fleet'))
 
 import fleet as fleetlib  # noqa: E402
+import fleet_lib  # noqa: E402
 import roles_lib  # noqa: E402
 
 PORT = 5000
@@ -55,7 +56,6 @@ HOST_KEY = CERTS_DIR + '/registry.key'
 HOST_CERT = CERTS_DIR + '/registry.crt'
 HOST_CA = CERTS_DIR + '/ca.crt'
 CLIENT_CERTS_D = '/etc/docker/certs.d'
-PAYLOAD_ON_HOST = '/tmp/fleet-payload.tar'
 # Where a leaked key could land on a host (the image layers under /var/lib/docker are not searched).
 HOST_SEARCH_DIRS = '/opt /etc /root /home /tmp /var/tmp /srv /usr/local'
 PEM_KEY_RE = re.compile(rb'-----BEGIN ([A-Z0-9 ]*)PRIVATE KEY-----.+?-----END \1PRIVATE KEY-----', re.S)
@@ -94,19 +94,13 @@ def key_file_public_keys(data):
     return found
 
 
-class FleetE2E:
+class FleetE2E(fleet_lib.FleetRun):
     """The fleet, the controller directories of this test and the site.yml runs against them."""
 
     def __init__(self, fleet, root):
-        self.fleet = fleet
-        self.root = root
-        self.work = os.path.join(root, 'work')
-        os.makedirs(self.work, exist_ok=True)
-        self.group_vars = os.path.join(os.path.dirname(fleet.inventory), 'group_vars', 'all.yml')
+        fleet_lib.FleetRun.__init__(self, fleet, root)
         self.user = 'fleet'
         self.password = secrets.token_urlsafe(18)
-        self.vars = {}
-        self.payload = None
         self.done = set()
         self.records = {}
 
@@ -123,35 +117,11 @@ class FleetE2E:
     def outsiders(self):
         return self.fleet.group('outsiders')
 
-    def sh(self, host, command, input=None, timeout=180):
-        return roles_lib.run(self.fleet.ssh_argv(host, command), input=input, timeout=timeout)
-
-    def sh_ok(self, host, command, input=None, timeout=180):
-        proc = self.sh(host, command, input=input, timeout=timeout)
-        assert proc.returncode == 0, '%s on %s failed (rc=%d): %s' % (
-            command.split('\n')[0][:120], getattr(host, 'fqdn', host), proc.returncode,
-            (proc.stderr or proc.stdout)[-1500:])
-        return proc.stdout
-
     @staticmethod
     def address(registry):
         return '%s:%d' % (registry.fqdn, PORT)
 
-    # ------------------------------------------------------------ variables and runs
-    def write_vars(self, **changes):
-        self.vars.update(changes)
-        os.makedirs(os.path.dirname(self.group_vars), mode=0o700, exist_ok=True)
-        with open(self.group_vars, 'w') as handle:
-            handle.write('---\n')
-            json.dump(self.vars, handle, indent=2)
-            handle.write('\n')
-        os.chmod(self.group_vars, 0o600)
-
-    def site(self):
-        """ansible-playbook -i <fleet inventory> playbooks/site.yml (group_vars beside the inventory)."""
-        return roles_lib.ansible_playbook(roles_lib.PLAYBOOK, self.fleet.inventory, env={'ANSIBLE_PIPELINING': '1'},
-                                          timeout=900)
-
+    # ------------------------------------------------------------ runs
     def deploy(self):
         result = self.site()
         assert result.rc == 0, result.describe()
@@ -279,18 +249,9 @@ class FleetE2E:
         return host_key_hashes
 
     # ------------------------------------------------------------ Docker clients
-    def load_payload(self):
+    def load_payload(self, pattern='docker_clients:outsiders'):
         """The payload image on the clients and the outsider: an archive copied by Ansible, `docker load`."""
-        inventory = ['-i', self.fleet.inventory]
-        env = roles_lib.playbook_env()
-        pattern = 'docker_clients:outsiders'
-        copy = roles_lib.run(['ansible', pattern] + inventory + [
-            '-m', 'ansible.builtin.copy', '-a', 'src=%s dest=%s mode=0600' % (self.payload['src'], PAYLOAD_ON_HOST)],
-            env=env, timeout=300)
-        assert copy.returncode == 0, copy.stdout[-3000:] + copy.stderr[-2000:]
-        load = roles_lib.run(['ansible', pattern] + inventory + [
-            '-m', 'ansible.builtin.command', '-a', 'docker load --input %s' % PAYLOAD_ON_HOST], env=env, timeout=300)
-        assert load.returncode == 0, load.stdout[-3000:] + load.stderr[-2000:]
+        fleet_lib.FleetRun.load_payload(self, pattern)
         ids = set()
         for host in self.clients + self.outsiders:
             ids.add(self.sh_ok(host, "docker image inspect -f '{{.Id}}' %s" % self.payload['image']).strip())

@@ -332,6 +332,8 @@ fi
 build_image hello dockyard-test/hello:1
 # The fleet test bed's host image (sshd + own dockerd), cached by content hash like the others.
 bash "$HERE/fleet/build.sh"
+# A fleet host whose PID 1 is systemd (the systemd timer of the scheduled garbage collection).
+bash "$HERE/systemd/build.sh"
 # The S3 engine (Ceph RADOS Gateway from Debian 13's packages), cached by content hash the same way.
 bash "$HERE/ceph/build.sh"
 bash "$HERE/scaleout/build.sh"

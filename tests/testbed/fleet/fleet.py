@@ -18,6 +18,7 @@ Library:
 
 CLI:
     python tests/testbed/fleet/fleet.py up --name NAME --registries 2 --clients 2 --out DIR
+    python tests/testbed/fleet/fleet.py up --name NAME --registries 1 --clients 0 --systemd
     python tests/testbed/fleet/fleet.py down --name NAME
     python tests/testbed/fleet/fleet.py save-images --out DIR     # + DIR/images.yml
     python tests/testbed/fleet/fleet.py list
@@ -37,6 +38,12 @@ import sys
 import time
 
 IMAGE = 'dockyard-test/host:bookworm'
+# A host whose PID 1 is systemd (tests/testbed/systemd/build.sh): Fleet(..., systemd=True).
+SYSTEMD_IMAGE = 'dockyard-test/host-systemd:bookworm'
+SYSTEMD_BUILD_HINT = 'build it with tests/testbed/setup.sh (or tests/testbed/systemd/build.sh)'
+# systemd as PID 1 (no --init): its own cgroup namespace, so that the hierarchies it finds are its
+# own (with the host's namespace it looks for /docker/<id> inside them and stops), /run on tmpfs.
+SYSTEMD_RUN_OPTIONS = ['--cgroupns', 'private', '--tmpfs', '/run', '--tmpfs', '/run/lock']
 LABEL = 'org.dockyard.fleet'
 DOMAIN = 'fleet.test'
 PREFIX = 'dockyard-fleet-'
@@ -142,15 +149,16 @@ class Fleet:
     itself failed half-way.
     """
 
-    def __init__(self, name, registries=1, clients=1, outsiders=0, out=None, image=IMAGE,
-                 wait_timeout=180, storage_driver=None):
+    def __init__(self, name, registries=1, clients=1, outsiders=0, out=None, image=None,
+                 wait_timeout=180, storage_driver=None, systemd=False):
         if not NAME_RE.match(name or ''):
             raise FleetError('fleet name %r: use 1-31 lower-case letters, digits and dashes' % (name,))
         for label, count in (('registries', registries), ('clients', clients), ('outsiders', outsiders)):
             if not isinstance(count, int) or count < 0 or count > 9:
                 raise FleetError('%s=%r: use a number from 0 to 9' % (label, count))
         self.name = name
-        self.image = image
+        self.systemd = systemd
+        self.image = image or (SYSTEMD_IMAGE if systemd else IMAGE)
         self.wait_timeout = wait_timeout
         self.storage_driver = storage_driver
         self.out = os.path.abspath(out or os.path.join('.build', 'fleet', name))
@@ -199,7 +207,7 @@ class Fleet:
     def up(self):
         """Start every host, write the key, inventory.yml and fleet.json, wait until ready."""
         if docker('image', 'inspect', self.image, check=False).returncode != 0:
-            raise FleetError('image %s is missing: %s' % (self.image, BUILD_HINT))
+            raise FleetError('image %s is missing: %s' % (self.image, SYSTEMD_BUILD_HINT if self.systemd else BUILD_HINT))
         if remove_fleet(self.name):
             sys.stderr.write('fleet %s: removed what an earlier run left\n' % self.name)
         os.makedirs(self.out, exist_ok=True)
@@ -208,8 +216,9 @@ class Fleet:
         docker('network', 'create', '--driver', 'bridge', '--label', label, self.network)
         for host in self.hosts:
             docker('volume', 'create', '--label', label, host.volume)
-            argv = ['run', '-d'] + privilege_options(self.image) + [
-                '--init', '--name', host.container,
+            argv = ['run', '-d'] + privilege_options(self.image) + (
+                SYSTEMD_RUN_OPTIONS if self.systemd else ['--init']) + [
+                '--name', host.container,
                 '--hostname', host.fqdn, '--network', self.network,
                 '--network-alias', host.fqdn, '--network-alias', host.short,
                 '--label', label, '--label', '%s.host=%s' % (LABEL, host.fqdn),
@@ -410,6 +419,8 @@ def main(argv=None):
                                   '(default .build/fleet/NAME)')
     up.add_argument('--timeout', type=int, default=180, help='seconds to wait for sshd and dockerd')
     up.add_argument('--storage-driver', help='the hosts\' dockerd storage driver (default: its choice)')
+    up.add_argument('--systemd', action='store_true',
+                    help='hosts whose PID 1 is systemd (image %s)' % SYSTEMD_IMAGE)
     down = sub.add_parser('down', help='remove a fleet: containers, volumes, network')
     down.add_argument('--name', required=True)
     save = sub.add_parser('save-images', help='docker save the stand-in images; DIR/images.yml')
@@ -421,7 +432,7 @@ def main(argv=None):
             start = time.monotonic()
             fleet = Fleet(args.name, registries=args.registries, clients=args.clients,
                           outsiders=args.outsiders, out=args.out, wait_timeout=args.timeout,
-                          storage_driver=args.storage_driver)
+                          storage_driver=args.storage_driver, systemd=args.systemd)
             try:
                 fleet.up()
             except BaseException:
