@@ -21,7 +21,7 @@ description:
   - C(registry_env) gives the content of the registry's secret environment file, keeping the
     HTTP secret stored on the host when O(secret) is empty, or generating one.
   - C(registry_reach_problem) judges the probes of the storage service run from the registry container's
-    networks (the plan's C(storage.reach)): an empty string when one got an HTTP answer, else the problem.
+    networks (the plan's C(storage.reach)) and returns an empty string when one got an HTTP answer, else the problem.
   - These filters are the role's internals; their output is not a stable interface.
 options:
   _input:
