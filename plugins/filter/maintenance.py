@@ -17,8 +17,8 @@ description:
   - C(registry_gc_summary) reads the output of the role's maintenance script (C(registry garbage-collect) and
     the script's C(DOCKYARD_GC_RESULT) line) and returns the blobs and manifests removed, the bytes of data/
     before and after, and how long the registry was read-only.
-  - C(registry_gc_replicas) groups the hosts of a garbage collection by the storage they share (S3: endpoint,
-    bucket and root directory): every replica of one storage goes read-only, one of them (the C(leader))
+  - C(registry_gc_replicas) groups the hosts of a garbage collection by the storage they share (for S3 the endpoint,
+    bucket and root directory); every replica of one storage goes read-only, one of them (the C(leader))
     runs C(garbage-collect), every one goes read-write again. A run that leaves out replicas the inventory
     declares on the same storage is a problem unless C(registry_gc_partial_replicas) is true.
   - The role's internals; the output of C(registry_gc_summary) is the C(registry_gc_report) fact of the role.
