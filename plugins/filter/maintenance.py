@@ -20,8 +20,8 @@ description:
   - C(registry_uploads_summary) reads C(du -sb) of each unfinished upload directory (C(<repository>/_uploads/<id>)
     under O(root)) and the C(DOCKYARD_PURGE_RESULT) line of C(registry-maintenance.sh purge-uploads) (O(purge_output)),
     and returns the uploads, their bytes, how many were removed and how long the registry was read-only.
-  - C(registry_gc_replicas) groups the hosts of a garbage collection by the storage they share (S3: endpoint,
-    bucket and root directory): every replica of one storage goes read-only, one of them (the C(leader))
+  - C(registry_gc_replicas) groups the hosts of a garbage collection by the storage they share (for S3 the endpoint,
+    bucket and root directory); every replica of one storage goes read-only, one of them (the C(leader))
     runs C(garbage-collect), every one goes read-write again. A run that leaves out replicas the inventory
     declares on the same storage is a problem unless C(registry_gc_partial_replicas) is true.
   - The role's internals; the outputs are the C(registry_gc_report) and C(registry_purge_uploads_report) facts of the role.

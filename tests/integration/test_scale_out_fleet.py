@@ -95,8 +95,8 @@ class FleetScaleOut(ScaleOut):
 
     def sh_ok(self, host, command, input=None, timeout=300):
         proc = self.sh(host, command, input=input, timeout=timeout)
-        assert proc.returncode == 0, '%s on %s (rc=%d): %s' % (command[:120], host, proc.returncode,
-                                                                (proc.stderr or proc.stdout)[-1500:])
+        assert proc.returncode == 0, '%s on %s (rc=%d): %s' % (
+            command[:120], host, proc.returncode, (proc.stderr or proc.stdout)[-1500:])
         return proc.stdout
 
     def replica_container(self, short):

@@ -151,8 +151,9 @@ def gc_playbook(cluster, inventory, limit=None, extra=None, hold=None, backgroun
         os.chmod(os.path.join(hook_dir, 'docker'), 0o755)
         env = roles_lib.playbook_env(hook_dir, DYSO_GC_HOLD=hold)
     if background:
-        return roles_lib.RunningPlaybook(argv, subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                                                 text=True, env=env, cwd=roles_lib.REPO))
+        proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                cwd=roles_lib.REPO)
+        return roles_lib.RunningPlaybook(argv, proc)
     proc = roles_lib.run(argv, env=env, timeout=900, cwd=roles_lib.REPO)
     return roles_lib.PlaybookResult(argv, proc.returncode, proc.stdout, proc.stderr)
 

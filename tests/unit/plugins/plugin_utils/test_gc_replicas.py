@@ -46,9 +46,8 @@ FILESYSTEM = {'registry_storage_driver': 'filesystem', 'registry_storage_s3': {}
 
 
 def test_filesystem_hosts_collect_alone():
-    found = gc_replicas(variables(registry_storage_driver='filesystem'), inventory={'r1': FILESYSTEM,
-                                                                                   'r2': FILESYSTEM},
-                        batch=['r1', 'r2'])
+    inventory = {'r1': FILESYSTEM, 'r2': FILESYSTEM}
+    found = gc_replicas(variables(registry_storage_driver='filesystem'), inventory=inventory, batch=['r1', 'r2'])
     assert found == {'shared': False, 'where': None, 'replicas': ['r1'], 'together': ['r1'], 'missing': [],
                      'leader': 'r1', 'settle': 0, 'problems': []}
 
@@ -111,8 +110,8 @@ def test_settle_is_checked_and_only_used_with_several_replicas():
 
 def test_the_filter_returns_the_same():
     inventory = {'r1': peer(), 'r2': peer()}
-    assert registry_gc_replicas(variables(), inventory, ['r1', 'r2']) == gc_replicas(variables(), inventory,
-                                                                                       ['r1', 'r2'])
+    batch = ['r1', 'r2']
+    assert registry_gc_replicas(variables(), inventory, batch) == gc_replicas(variables(), inventory, batch)
 
 
 def test_argument_specs_and_defaults_declare_the_gc_replica_variables():
