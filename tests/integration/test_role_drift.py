@@ -121,8 +121,11 @@ def test_a_removed_ca_file_is_published_again(deployment):
     ca = _path(deployment, 'certs', 'ca.crt')
     os.remove(ca)
     _rerun_repairs(deployment)
-    with open(ca, 'rb') as published, open(_path(deployment, 'certs', 'registry.crt'), 'rb') as cert:
-        assert published.read() == cert.read()
+    # self_signed with the UI on HTTPS: what clients trust is the registry's certificate, then the
+    # UI's own (ui-certs/ui.crt), in one file.
+    with open(ca, 'rb') as published, open(_path(deployment, 'certs', 'registry.crt'), 'rb') as cert, \
+            open(_path(deployment, 'ui-certs', 'ui.crt'), 'rb') as ui_cert:
+        assert published.read() == cert.read() + ui_cert.read()
 
 
 def test_a_stopped_ui_is_started_again(deployment):
