@@ -43,6 +43,9 @@ import roles_lib
 
 LB_IMAGE = 'dockyard-test/haproxy:2.6'
 REPOSITORY = 'dockyard-test/scale'
+# The big push of the replica tests: three layers of random data, 300 MB in all by default.
+PUSH_MB = int(os.environ.get('DOCKYARD_SCALE_PUSH_MB', '300'))
+PUSH_LAYERS = 3
 
 
 def make_certificates(directory):
@@ -258,6 +261,29 @@ class ScaleOut:
         self.image_tags.append(ref)
         digests = json.loads(self.docker('image', 'inspect', '-f', '{{json .RepoDigests}}', ref, check=True).stdout)
         return [digest.split('@', 1)[1] for digest in digests if digest.startswith(ref.rsplit(':', 1)[0] + '@')][0]
+
+    def uploads_started(self):
+        """The upload ids of the scale repository started in the bucket (their `startedat` objects)."""
+        prefix = '%s/docker/registry/v2/repositories/%s/_uploads/' % (self.root_directory.strip('/'), REPOSITORY)
+        return set(key[len(prefix):].split('/', 1)[0] for key in self.rgw.list_objects(prefix=prefix)
+                   if key.endswith('/startedat'))
+
+    def push_while(self, ref, during, timeout=1800):
+        """`docker push ref` in a thread; once an upload of it has started in the bucket, `during()`
+        (stop and start a replica); the push's result when it ends."""
+        result = {}
+        started_before = self.uploads_started()
+
+        def push():
+            result['proc'] = self.docker('push', ref, timeout=timeout)
+        thread = threading.Thread(target=push)
+        thread.start()
+        roles_lib.wait_for(lambda: self.uploads_started() - started_before or 'proc' in result, 600, interval=0.2,
+                           what='an upload of the push in the bucket')
+        assert 'proc' not in result, 'the push ended before a replica was stopped: %r' % (result['proc'].stderr,)
+        during()
+        thread.join(timeout)
+        return result['proc']
 
     def token_of(self, ref):
         return self.docker('image', 'inspect', '-f', '{{ index .Config.Labels "%s" }}' % roles_lib.TOKEN_LABEL, ref,

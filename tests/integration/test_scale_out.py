@@ -30,16 +30,12 @@ import json
 import os
 import re
 import secrets
-import threading
 
 import pytest
 
 import roles_lib
 import s3_lib
-from scale_lib import REPOSITORY, scale_out
-
-PUSH_MB = int(os.environ.get('DOCKYARD_SCALE_PUSH_MB', '300'))
-PUSH_LAYERS = 3
+from scale_lib import PUSH_LAYERS, PUSH_MB, scale_out
 
 
 @pytest.fixture(scope='module')
@@ -207,35 +203,17 @@ def test_negative_control_different_secrets_break_uploads_across_registries(depl
         hand.teardown()
 
 
-def _uploads_started(cluster):
-    """The upload ids of the scale repository started in the bucket (their `startedat` objects)."""
-    prefix = '%s/docker/registry/v2/repositories/%s/_uploads/' % (cluster.root_directory.strip('/'),
-                                                                  REPOSITORY)
-    return set(key[len(prefix):].split('/', 1)[0] for key in cluster.rgw.list_objects(prefix=prefix)
-               if key.endswith('/startedat'))
-
-
 def test_big_push_through_the_balancer_while_a_replica_restarts(deployed):
     local, token = deployed.build_image('big', megabytes=PUSH_MB, layers=PUSH_LAYERS)
     ref = deployed.ref(deployed.lb_port, 'big')
     deployed.tag(local, ref)
-    result = {}
-    started_before = _uploads_started(deployed)
 
-    def push():
-        result['proc'] = deployed.docker('push', ref, timeout=1800)
-    thread = threading.Thread(target=push)
-    thread.start()
-    # The replica goes down while the push is uploading (an upload of this push has started).
-    roles_lib.wait_for(lambda: _uploads_started(deployed) - started_before or 'proc' in result, 600, interval=0.2,
-                       what='an upload of the big push in the bucket')
-    assert 'proc' not in result, 'the push ended before a replica was stopped: %r' % (result['proc'].stderr,)
-    victim = deployed.container('replica2')
-    roles_lib.docker('stop', victim, check=True, timeout=120)
-    deployed.wait_stats({'replica1': 'UP', 'replica2': 'DOWN'})
-    roles_lib.docker('start', victim, check=True)
-    thread.join(1800)
-    proc = result['proc']
+    def restart_replica2():
+        victim = deployed.container('replica2')
+        roles_lib.docker('stop', victim, check=True, timeout=120)
+        deployed.wait_stats({'replica1': 'UP', 'replica2': 'DOWN'})
+        roles_lib.docker('start', victim, check=True)
+    proc = deployed.push_while(ref, restart_replica2)
     assert proc.returncode == 0, proc.stdout + proc.stderr
     deployed.wait_stats({'replica1': 'UP', 'replica2': 'UP'})
     pushed = re.findall(r'big: digest: (sha256:[0-9a-f]{64}) size:', proc.stdout)

@@ -15,7 +15,14 @@ and started again to each replica's address, verified with the replicas' CA for 
   image's layers left locally) and from each replica directly (client1, by the replicas' names):
   one digest, the pushed one;
 - a pull loop through the balancer while registry1's registry container is killed: zero failed
-  pulls, haproxy marks it DOWN and UP again once it is started.
+  pulls, haproxy marks it DOWN and UP again once it is started;
+- a 300 MB push (three layers of random data) through the balancer while registry2's registry is
+  stopped (once an upload of the push is under way) and started again: the push succeeds, both
+  replicas serve its manifest with the pushed digest, and it pulls back through the balancer with
+  the pushed layers;
+- replicas given different HTTP secrets are refused before either host is touched (the running
+  replicas keep their containers); that such replicas fail a multi-request upload is shown by hand
+  in test_scale_out.py (a property of distribution, not of where the replicas run).
 """
 
 from __future__ import absolute_import, division, print_function
@@ -25,6 +32,7 @@ __metaclass__ = type
 import json
 import os
 import re
+import secrets
 import sys
 import uuid
 
@@ -36,7 +44,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(
 
 import fleet as fleetlib  # noqa: E402
 import roles_lib  # noqa: E402
-from scale_lib import ScaleOut, scale_out  # noqa: E402
+from scale_lib import PUSH_LAYERS, PUSH_MB, ScaleOut, scale_out  # noqa: E402
 
 PORT = 5000
 
@@ -189,3 +197,54 @@ def test_kill_a_fleet_replica_during_a_pull_loop(deployed):
     assert deployed.token_of(ref) == token
     deployed.sh_ok('registry1', 'docker start %s' % victim)
     deployed.wait_stats({'registry1': 'UP', 'registry2': 'UP'})
+
+
+def test_big_push_through_the_balancer_while_a_fleet_replica_restarts(deployed):
+    local, token = deployed.build_image('big', megabytes=PUSH_MB, layers=PUSH_LAYERS)
+    ref = deployed.ref(deployed.lb_port, 'big')
+    deployed.tag(local, ref)
+
+    def restart_registry2():
+        victim = deployed.replica_container('registry2')
+        deployed.sh_ok('registry2', 'docker stop -t 60 %s' % victim, timeout=120)
+        deployed.wait_stats({'registry1': 'UP', 'registry2': 'DOWN'})
+        deployed.sh_ok('registry2', 'docker start %s' % victim)
+    proc = deployed.push_while(ref, restart_registry2)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    deployed.wait_stats({'registry1': 'UP', 'registry2': 'UP'}, timeout=120)
+    pushed = re.findall(r'big: digest: (sha256:[0-9a-f]{64}) size:', proc.stdout)
+    assert len(pushed) == 1, proc.stdout
+    layers = json.loads(deployed.docker('image', 'inspect', '-f', '{{json .RootFS.Layers}}', local, check=True).stdout)
+    assert len(layers) >= PUSH_LAYERS + 1, layers
+    # Each replica, asked by its name from the fleet's client, serves the manifest with the pushed digest.
+    path = '/v2/%s/manifests/big' % ref.split('/', 1)[1].rsplit(':', 1)[0]
+    for host in deployed.fleet.group('registry'):
+        out = deployed.sh_ok(deployed.client, "curl -sS -I -u %s --cacert /etc/docker/certs.d/%s:%d/ca.crt"
+                                              " -H 'Accept: application/vnd.docker.distribution.manifest.v2+json'"
+                                              " https://%s:%d%s" % (':'.join(deployed.user), host.fqdn, PORT,
+                                                                    host.fqdn, PORT, path))
+        assert re.search(r'(?im)^docker-content-digest: %s\s*$' % pushed[0], out), (host.fqdn, out)
+    # Pulled back through the balancer with none of the image's own layers left on this engine.
+    deployed.docker('rmi', local, check=True)
+    assert deployed.pull_digest(ref) == pushed[0]
+    assert deployed.token_of(ref) == token
+    assert json.loads(deployed.docker('image', 'inspect', '-f', '{{json .RootFS.Layers}}', ref,
+                                      check=True).stdout) == layers
+
+
+def test_fleet_replicas_with_differing_secrets_are_refused(deployed):
+    before = dict((host.short, deployed.replica_container(host.short)) for host in deployed.fleet.group('registry'))
+    other = 'other-' + secrets.token_hex(20)
+    inventory = deployed.inventory(host_overrides={'registry2': {'registry_http_secret': other}}, name='differing.yml')
+    result = deployed.play(inventory, playbooks=('site.yml',))
+    assert result.rc != 0
+    hosts = [host.fqdn for host in deployed.fleet.group('registry')]
+    assert ('registry_http_secret differs between %s and %s, which share s3 storage' % (hosts[0], hosts[1])
+            ) in result.output, result.describe()
+    assert other not in result.output and deployed.http_secret not in result.output
+    # Refused before either host was touched: the same containers, still on the shared secret.
+    assert dict((host.short, deployed.replica_container(host.short))
+                for host in deployed.fleet.group('registry')) == before
+    for host in deployed.fleet.group('registry'):
+        env = deployed.sh_ok(host.short, 'cat /opt/registry/secrets/registry.env')
+        assert 'REGISTRY_HTTP_SECRET=%s\n' % deployed.http_secret in env
